@@ -1,0 +1,158 @@
+"""Activation functions and their derivatives.
+
+Each activation ``g`` comes with its derivative ``g'`` written as a function of
+the pre-activation ``z``. Both act elementwise, so any shape works: ``(m, n)``
+in, ``(m, n)`` out. The book's chapter on activations plots them all.
+
+Three of them need care with large inputs: ``sigmoid``, ``softplus`` and
+``log_sum_exp``/``softmax`` are written so that no ``exp`` ever overflows, and
+they return finite, correct values for inputs as large as ±1e4.
+"""
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+
+def sigmoid(z):
+    """Logistic sigmoid ``σ(z) = 1 / (1 + exp(-z))``, computed without overflow.
+
+    For ``z ≥ 0`` it uses ``1 / (1 + e^{-z})``; for ``z < 0`` the equal form
+    ``e^{z} / (1 + e^{z})``. Either way the exponent is ``-|z| ≤ 0``.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def sigmoid_derivative(z):
+    """``σ'(z) = σ(z) (1 − σ(z))``; its largest value is ``1/4``, at ``z = 0``."""
+    s = sigmoid(z)
+    return s * (1.0 - s)
+
+
+def tanh(z):
+    """Hyperbolic tangent, ``(e^z − e^{−z}) / (e^z + e^{−z}) = 2σ(2z) − 1``."""
+    return np.tanh(np.asarray(z, dtype=np.float64))
+
+
+def tanh_derivative(z):
+    """``tanh'(z) = 1 − tanh(z)²``."""
+    return 1.0 - np.tanh(np.asarray(z, dtype=np.float64)) ** 2
+
+
+def relu(z):
+    """Rectified linear unit ``max(0, z)``."""
+    return np.maximum(0.0, np.asarray(z, dtype=np.float64))
+
+
+def relu_derivative(z):
+    """``1`` where ``z > 0``, else ``0`` (we take 0 at the kink ``z = 0``)."""
+    return (np.asarray(z) > 0).astype(np.float64)
+
+
+def leaky_relu(z, slope=0.01):
+    """``z`` for ``z > 0``, ``slope · z`` otherwise."""
+    z = np.asarray(z, dtype=np.float64)
+    return np.where(z > 0, z, slope * z)
+
+
+def leaky_relu_derivative(z, slope=0.01):
+    """``1`` for ``z > 0``, ``slope`` otherwise."""
+    return np.where(np.asarray(z) > 0, 1.0, slope)
+
+
+def elu(z, alpha=1.0):
+    """Exponential linear unit: ``z`` for ``z > 0``, ``α (e^z − 1)`` otherwise."""
+    z = np.asarray(z, dtype=np.float64)
+    return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0.0)))
+
+
+def elu_derivative(z, alpha=1.0):
+    """``1`` for ``z > 0``, ``α e^z`` otherwise."""
+    z = np.asarray(z, dtype=np.float64)
+    return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))
+
+
+def softplus(z):
+    """``log(1 + e^z)``, a smooth ReLU, computed as ``logaddexp(0, z)`` so it never overflows."""
+    return np.logaddexp(0.0, np.asarray(z, dtype=np.float64))
+
+
+def softplus_derivative(z):
+    """``softplus'(z) = σ(z)``."""
+    return sigmoid(z)
+
+
+def step(z):
+    """Heaviside step, the perceptron's threshold: ``1`` if ``z ≥ 0`` else ``0``."""
+    return (np.asarray(z) >= 0).astype(np.float64)
+
+
+def step_derivative(z):
+    """Zero wherever it exists (everywhere but ``z = 0``): why a step cannot be trained by gradients."""
+    return np.zeros_like(np.asarray(z, dtype=np.float64))
+
+
+def identity(z):
+    """``g(z) = z``, the activation of a linear output."""
+    return np.asarray(z, dtype=np.float64).copy()
+
+
+def identity_derivative(z):
+    """``g'(z) = 1``."""
+    return np.ones_like(np.asarray(z, dtype=np.float64))
+
+
+def log_sum_exp(z, axis=-1, keepdims=False):
+    """``log Σ_k exp(z_k)`` along ``axis``, shifted by the maximum so no ``exp`` overflows.
+
+    ``log Σ e^{z_k} = c + log Σ e^{z_k − c}`` for any ``c``; with ``c = max z`` every
+    exponent is ``≤ 0`` and the largest term is exactly 1.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    c = np.max(z, axis=axis, keepdims=True)
+    out = c + np.log(np.sum(np.exp(z - c), axis=axis, keepdims=True))
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def log_softmax(z, axis=-1):
+    """``log softmax(z) = z − log_sum_exp(z)``, stable for any input."""
+    z = np.asarray(z, dtype=np.float64)
+    return z - log_sum_exp(z, axis=axis, keepdims=True)
+
+
+def softmax(z, axis=-1):
+    """``softmax(z)_k = e^{z_k} / Σ_j e^{z_j}`` along ``axis``: rows of ``(m, K)`` sum to 1."""
+    return np.exp(log_softmax(z, axis=axis))
+
+
+class Activation(NamedTuple):
+    """An activation function together with its derivative, both of ``z``."""
+
+    name: str
+    function: Callable
+    derivative: Callable
+
+
+ACTIVATIONS = {
+    a.name: a
+    for a in (
+        Activation("sigmoid", sigmoid, sigmoid_derivative),
+        Activation("tanh", tanh, tanh_derivative),
+        Activation("relu", relu, relu_derivative),
+        Activation("leaky_relu", leaky_relu, leaky_relu_derivative),
+        Activation("elu", elu, elu_derivative),
+        Activation("softplus", softplus, softplus_derivative),
+        Activation("step", step, step_derivative),
+        Activation("identity", identity, identity_derivative),
+    )
+}
+
+
+def get_activation(name):
+    """Look up an :class:`Activation` by name, with a clear error for an unknown one."""
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}") from None

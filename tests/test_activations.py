@@ -1,0 +1,116 @@
+"""Tests of nnbook/activations.py: values, derivatives, stability for huge inputs."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from nnbook import activations as act
+from nnbook.gradcheck import numerical_gradient
+
+finite_floats = st.floats(-30, 30, allow_nan=False, width=64)
+HUGE = np.array([-1e4, -745.5, -50.0, 0.0, 50.0, 745.5, 1e4])
+
+
+@pytest.mark.parametrize("name", sorted(act.ACTIVATIONS))
+def test_derivative_matches_central_difference(name):
+    activation = act.get_activation(name)
+    # stay away from the kinks of relu/leaky_relu/elu/step at 0
+    z = np.array([-2.5, -1.3, -0.4, 0.3, 0.9, 2.2])
+    numeric = np.array([
+        (activation.function(np.array(v + 1e-6)) - activation.function(np.array(v - 1e-6))) / 2e-6 for v in z
+    ])
+    np.testing.assert_allclose(activation.derivative(z), numeric, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "name, z, expected",
+    [
+        ("sigmoid", [0.0, np.log(3.0)], [0.5, 0.75]),
+        ("tanh", [0.0, np.log(2.0)], [0.0, 0.6]),
+        ("relu", [-2.0, 0.0, 3.0], [0.0, 0.0, 3.0]),
+        ("leaky_relu", [-2.0, 3.0], [-0.02, 3.0]),
+        ("elu", [-np.log(2.0), 1.5], [-0.5, 1.5]),
+        ("softplus", [0.0, np.log(np.e - 1)], [np.log(2.0), 1.0]),
+        ("step", [-1e-9, 0.0, 2.0], [0.0, 1.0, 1.0]),
+        ("identity", [-3.0, 4.0], [-3.0, 4.0]),
+    ],
+)
+def test_known_values(name, z, expected):
+    np.testing.assert_allclose(act.get_activation(name).function(np.array(z)), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(act.ACTIVATIONS))
+def test_no_overflow_warning_and_finite_for_huge_inputs(name):
+    activation = act.get_activation(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values = activation.function(HUGE)
+        slopes = activation.derivative(HUGE)
+    assert np.all(np.isfinite(values)) and np.all(np.isfinite(slopes))
+
+
+def test_sigmoid_and_softplus_are_correct_at_the_extremes():
+    np.testing.assert_array_equal(act.sigmoid(np.array([-1e4, 1e4])), [0.0, 1.0])
+    assert act.sigmoid(np.array(-700.0)) == pytest.approx(np.exp(-700.0), rel=1e-12)
+    np.testing.assert_allclose(act.softplus(np.array([-1e4, 1e4])), [0.0, 1e4])
+    assert act.softplus(np.array(-40.0)) == pytest.approx(np.exp(-40.0), rel=1e-12)
+
+
+def test_max_of_sigmoid_derivative_is_a_quarter_at_zero():
+    z = np.linspace(-10, 10, 20001)
+    slopes = act.sigmoid_derivative(z)
+    assert slopes.max() == pytest.approx(0.25, abs=1e-12)
+    assert z[np.argmax(slopes)] == pytest.approx(0.0, abs=1e-9)
+
+
+@given(arrays(np.float64, st.integers(1, 8), elements=finite_floats))
+def test_tanh_is_a_rescaled_sigmoid(z):
+    np.testing.assert_allclose(act.tanh(z), 2 * act.sigmoid(2 * z) - 1, atol=1e-12)
+
+
+@given(arrays(np.float64, st.integers(1, 8), elements=finite_floats))
+def test_sigmoid_symmetry(z):
+    np.testing.assert_allclose(act.sigmoid(-z), 1 - act.sigmoid(z), atol=1e-15)
+
+
+def test_log_sum_exp_is_stable_and_exact():
+    z = np.array([[1e4, 1e4], [-1e4, -1e4], [0.0, np.log(3.0)]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = act.log_sum_exp(z, axis=1)
+    np.testing.assert_allclose(out, [1e4 + np.log(2), -1e4 + np.log(2), np.log(4.0)])
+    assert act.log_sum_exp(z, axis=1, keepdims=True).shape == (3, 1)
+
+
+@given(arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 6)), elements=st.floats(-1e4, 1e4)))
+@settings(max_examples=50)
+def test_softmax_rows_are_probabilities(Z):
+    P = act.softmax(Z, axis=1)
+    assert np.all(P >= 0) and np.all(np.isfinite(P))
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-12)
+
+
+@given(arrays(np.float64, st.integers(1, 6), elements=finite_floats), st.floats(-100, 100))
+def test_softmax_is_shift_invariant(z, c):
+    np.testing.assert_allclose(act.softmax(z + c), act.softmax(z), atol=1e-12)
+
+
+def test_log_softmax_gradient_numerically():
+    z = np.array([0.3, -1.2, 2.0, 0.5])
+    weights = np.array([0.1, -0.7, 0.4, 1.3])  # a random upstream gradient
+    numeric = numerical_gradient(lambda: float(weights @ act.log_softmax(z)), z)
+    analytic = weights - act.softmax(z) * weights.sum()
+    np.testing.assert_allclose(numeric, analytic, rtol=1e-7, atol=1e-10)
+
+
+def test_unknown_activation_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown activation 'swish'.*choose one of"):
+        act.get_activation("swish")
+
+
+def test_step_derivative_is_zero_so_gradients_cannot_train_it():
+    assert not np.any(act.step_derivative(np.linspace(-3, 3, 7)))
