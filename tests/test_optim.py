@@ -42,6 +42,12 @@ def test_minibatches_are_reproducible_and_reshuffled_each_epoch():
     np.testing.assert_array_equal(np.concatenate(optim.minibatch_indices(5, 2, None, shuffle=False)), np.arange(5))
 
 
+def test_minibatches_without_a_generator_are_seeded():
+    first = np.concatenate(optim.minibatch_indices(10, 3))
+    np.testing.assert_array_equal(first, np.concatenate(optim.minibatch_indices(10, 3)))
+    assert not np.array_equal(first, np.arange(10))
+
+
 @pytest.mark.parametrize("bad", [0, -1, 2.5, None])
 def test_bad_batch_size(bad):
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):

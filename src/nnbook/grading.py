@@ -1,0 +1,232 @@
+"""Grading helpers: the checks that the test cells of the graded exercises call.
+
+A test cell compares what a student's function returns with what it should
+return: hand-computed values or a numerical gradient in the visible tests, the
+reference implementation of ``nnbook`` on fresh random inputs in the hidden
+ones. When they differ, the message says what to fix: which quantity, the
+expected and actual shapes, the largest error and where, and the usual mistake
+when it recognizes one (a transpose, a wrong sign, a sum instead of a mean,
+NaN from an overflow).
+
+The tolerances live in one place, :data:`TOLERANCES`. Every comparison is in
+float64 and goes through :func:`nnbook.gradcheck.assert_close`.
+"""
+
+import numpy as np
+
+from .gradcheck import assert_close, relative_error
+
+#: Largest relative error (:func:`nnbook.gradcheck.relative_error`) accepted for each kind of quantity:
+#: ``"value"`` for what a formula computes directly, ``"gradient"`` for derivatives
+#: (a numerical gradient carries an ``O(h²)`` error of its own).
+TOLERANCES = {"value": 1e-7, "gradient": 1e-6}
+
+
+def tolerance(kind):
+    """The tolerance of a kind of quantity, ``"value"`` or ``"gradient"``."""
+    try:
+        return TOLERANCES[kind]
+    except KeyError:
+        raise ValueError(f"unknown kind {kind!r}; choose one of {sorted(TOLERANCES)}") from None
+
+
+def random_problem(seed, m, n_x):
+    """A fresh logistic-regression problem ``(X, y, w, b)`` drawn from ``seed``.
+
+    ``X : (m, n_x)`` standard normal, ``y : (m,)`` labels ``0.0``/``1.0``,
+    ``w : (n_x,)`` with variance ``1/n_x`` (so ``z = X w + b`` stays of order 1
+    and no probability is saturated), ``b`` a Python float. The same seed
+    always gives the same problem.
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, n_x))
+    y = rng.integers(0, 2, size=m).astype(np.float64)
+    w = rng.standard_normal(n_x) / np.sqrt(n_x)
+    b = float(rng.standard_normal())
+    return X, y, w, b
+
+
+def unpack(function_name, result, names):
+    """Check that ``result`` holds one value per name (``return dw, db``) and return them as a tuple."""
+    if isinstance(result, (tuple, list)) and len(result) == len(names):
+        return tuple(result)
+    if result is None:
+        got = "None (no return statement?)"
+    elif isinstance(result, (tuple, list)):
+        got = f"a {type(result).__name__} of {len(result)} values"
+    else:
+        got = f"a single {type(result).__name__}"
+    raise AssertionError(
+        f"{function_name} must return {len(names)} values, `return {', '.join(names)}`; it returned {got}"
+    )
+
+
+def _as_array(name, actual):
+    """``actual`` as a float64 array, or an ``AssertionError`` explaining why it cannot be one."""
+    if actual is None:
+        raise AssertionError(f"{name} is None: the function returned nothing. Did you forget the `return` statement?")
+    if isinstance(actual, tuple):
+        raise AssertionError(
+            f"{name} is a tuple of {len(actual)} value(s), not an array: `return a, b` or a stray comma "
+            "(`return a,`) makes a tuple. Return only the quantity asked for."
+        )
+    if isinstance(actual, (str, bytes, dict, set)):
+        raise AssertionError(f"{name} must be a number or a numpy array, got a {type(actual).__name__}: {actual!r:.60}")
+    try:
+        return np.asarray(actual, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise AssertionError(
+            f"{name} must be a numpy array of numbers, got a {type(actual).__name__} that numpy cannot "
+            f"convert ({error})"
+        ) from None
+
+
+def _matches(candidate, expected, tol):
+    candidate = np.asarray(candidate, dtype=np.float64)
+    return (
+        candidate.shape == expected.shape
+        and bool(np.all(np.isfinite(candidate)))
+        and relative_error(candidate, expected) <= tol
+    )
+
+
+def _describe_shape(shape):
+    return "a single number (shape ())" if shape == () else f"shape {shape}"
+
+
+def _shape_hint(actual, expected, tol, batch_size):
+    """Name the mistake behind a shape mismatch, when the values show it."""
+    if actual.ndim == 2 and actual.T.shape == expected.shape and _matches(actual.T, expected, tol):
+        return (
+            "It is the transpose of the expected array: check the order of the factors of a product "
+            "(e.g. X.T @ dZ versus dZ.T @ X) or transpose the result."
+        )
+    if actual.size == expected.size and _matches(actual.reshape(expected.shape), expected, tol):
+        if expected.shape == ():
+            return "The value is right but it is an array, not a number: use float(...) or .item()."
+        return (
+            f"The values are right but arranged as {actual.shape} instead of {expected.shape}: a row (1, n) "
+            f"or a column (n, 1) is not the 1-D array (n,). Use .reshape({expected.shape}) or .ravel(), "
+            "or avoid keepdims=True and [:, None]."
+        )
+    per_example = actual.ndim == expected.ndim + 1 and actual.shape[1:] == expected.shape
+    if per_example and (batch_size is None or actual.shape[0] == batch_size):
+        if _matches(actual.sum(axis=0), expected, tol):
+            return (
+                "It holds one term per example: sum them over the batch axis (axis 0). "
+                "The 1/m of the mean is already in each term."
+            )
+        if _matches(actual.mean(axis=0), expected, tol):
+            return "It holds one term per example: average them over the batch axis (axis 0)."
+        if batch_size is not None:
+            return (
+                "It has one extra leading axis, one entry per example: did you forget to reduce over the batch axis "
+                "(axis 0)?"
+            )
+    return None
+
+
+def _mistake_hints(actual, tol, mistakes):
+    """The descriptions of the known wrong answers that ``actual`` matches."""
+    mistakes = mistakes or {}
+    return [hint for hint, wrong in mistakes.items() if _matches(actual, np.asarray(wrong, dtype=np.float64), tol)]
+
+
+def _value_hints(actual, expected, tol, batch_size):
+    """Name the mistakes that explain a same-shape difference, when the values show it."""
+    hints = []
+    if actual.ndim == 2 and actual.shape[0] == actual.shape[1] and _matches(actual.T, expected, tol):
+        hints.append("It is the transpose of the expected array: check the order of the factors of a product.")
+    if _matches(-actual, expected, tol):
+        hints.append("It has the wrong sign: its opposite would be right (a − y versus y − a? + versus −?).")
+    if batch_size is not None and batch_size > 1:
+        if _matches(actual / batch_size, expected, tol):
+            hints.append(
+                f"It is m = {batch_size} times too large, m being the batch size: you summed over the examples "
+                "where J is a mean (divide by m)."
+            )
+        if _matches(actual * batch_size, expected, tol):
+            hints.append(
+                f"It is m = {batch_size} times too small, m being the batch size: you divided by m once too often."
+            )
+    return hints
+
+
+def check_array(name, actual, expected, batch_size=None, kind="gradient", mistakes=None):
+    """Assert that ``actual`` equals ``expected`` within ``TOLERANCES[kind]``.
+
+    Parameters
+    ----------
+    name : what the student computed, as the message should call it (``"dw"``, ``"sigmoid(z)"``).
+    actual : what the student's function returned; a list is converted, ``None``
+        or a tuple is refused with an explanation.
+    expected : the right answer, an array.
+    batch_size : ``m``, when the quantity is a mean over ``m`` examples; lets the
+        message recognize a sum taken instead of a mean (and the converse).
+    kind : ``"value"`` or ``"gradient"``, the key of :data:`TOLERANCES`.
+    mistakes : optional dict ``description → wrong answer``: when ``actual``
+        matches a wrong answer, the message quotes its description.
+
+    Raises
+    ------
+    AssertionError naming ``name``, the expected and actual shapes or the
+    largest difference (index, got, expected), and the likely mistake if one of
+    the known ones (transpose, reshape, per-example terms, wrong sign, off by
+    the batch size, NaN or inf, one of ``mistakes``) explains the difference.
+
+    Returns ``None`` on purpose: nbgrader reads a number left as the value of
+    a test cell's last line as a partial grade, so a check must not return one.
+    """
+    tol = tolerance(kind)
+    expected = np.asarray(expected, dtype=np.float64)
+    actual = _as_array(name, actual)
+    if actual.shape != expected.shape:
+        message = f"{name}: expected {_describe_shape(expected.shape)}, got {_describe_shape(actual.shape)}."
+        with np.errstate(all="ignore"):  # the guesses may overflow; the message must still come out
+            hints = _mistake_hints(actual, tol, mistakes) or [_shape_hint(actual, expected, tol, batch_size)]
+        raise AssertionError(" ".join([message, *filter(None, hints)]))
+    finite = np.isfinite(actual)
+    if not np.all(finite):
+        first = tuple(int(i) for i in np.argwhere(~finite)[0])
+        raise AssertionError(
+            f"{name}: contains {int(np.sum(~finite))} NaN or inf value(s), the first at index {first} "
+            f"(got {actual[first]}, expected {float(expected[first]):.6g}). An exp that overflows, a log of 0 "
+            "or a division by 0 gives them: use a numerically stable formula."
+        )
+    try:
+        assert_close(actual, expected, name, tol)
+    except AssertionError as error:
+        with np.errstate(all="ignore"):
+            hints = _mistake_hints(actual, tol, mistakes) or _value_hints(actual, expected, tol, batch_size)
+        if not hints:
+            raise
+        raise AssertionError(f"{error}. Likely mistake: {' '.join(hints)}") from None
+
+
+def check_scalar(name, actual, expected, batch_size=None, kind="value", mistakes=None):
+    """Assert that ``actual`` is a single number equal to ``expected`` within ``TOLERANCES[kind]``.
+
+    A Python or numpy float (or a 0-d array) is accepted. An array of one element
+    or one value per example is refused with an explanation; so is a tuple, as
+    when ``return J, dJ`` returns more than the cost. Other arguments as in
+    :func:`check_array`.
+    """
+    if isinstance(actual, tuple):
+        raise AssertionError(
+            f"{name}: expected a single number, got a tuple of {len(actual)} value(s). "
+            "If you wrote `return a, b` (a cost and its gradient, say), return only the number asked for."
+        )
+    check_array(name, actual, np.asarray(expected, dtype=np.float64), batch_size, kind, mistakes)
+
+
+def check_unchanged(function_name, argument_name, before, after):
+    """Assert that ``function_name`` left its argument as it was: ``after`` must still equal the copy ``before``.
+
+    A function that does ``w += ...`` changes the caller's array; the exercises
+    ask for a new array (``w = w + ...``).
+    """
+    if not np.array_equal(np.asarray(before), np.asarray(after)):
+        raise AssertionError(
+            f"{function_name} changed its argument {argument_name} in place (as `{argument_name} += ...` does): "
+            f"compute a new array instead, e.g. `new = {argument_name} + ...`, and return it."
+        )

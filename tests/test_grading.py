@@ -1,0 +1,382 @@
+"""Tests of nnbook/grading.py: what a student reads when a graded check fails.
+
+Every message is asserted word for word where it matters: it is the only
+feedback a student gets from a hidden test.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from strategies import binary_problems
+
+from nnbook import grading
+from nnbook.linear_models import logistic_gradients
+
+
+def failure(check, *args, **kwargs):
+    """The message of the AssertionError that ``check(*args, **kwargs)`` must raise."""
+    with pytest.raises(AssertionError) as error:
+        check(*args, **kwargs)
+    return str(error.value)
+
+
+# ---- tolerances ---------------------------------------------------------------------------------------------------
+
+
+def test_tolerances_are_defined_in_one_place():
+    assert grading.TOLERANCES == {"value": 1e-7, "gradient": 1e-6}
+    assert grading.tolerance("gradient") == 1e-6
+    with pytest.raises(ValueError, match=r"unknown kind 'grad'; choose one of \['gradient', 'value'\]"):
+        grading.tolerance("grad")
+    with pytest.raises(ValueError, match="unknown kind"):
+        grading.check_array("dw", np.zeros(2), np.zeros(2), kind="loose")
+
+
+def test_the_kind_selects_the_tolerance():
+    expected = np.array([1.0, 2.0])
+    close = expected * (1 + 5e-7)  # relative error 5e-7: a gradient, not a value
+    grading.check_array("dw", close, expected, kind="gradient")
+    message = failure(grading.check_array, "J", close, expected, kind="value")
+    assert message.startswith("J: relative error 5e-07 exceeds 1e-07")
+
+
+def test_the_tolerances_can_be_changed_in_one_place(monkeypatch):
+    monkeypatch.setitem(grading.TOLERANCES, "value", 1e-3)
+    grading.check_array("J", np.array([1.0005]), np.array([1.0]), kind="value")
+
+
+# ---- random problems ----------------------------------------------------------------------------------------------
+
+
+def test_random_problem_shapes_types_and_determinism():
+    X, y, w, b = grading.random_problem(seed=3, m=4, n_x=7)
+    assert X.shape == (4, 7) and y.shape == (4,) and w.shape == (7,)
+    assert X.dtype == y.dtype == w.dtype == np.float64
+    assert isinstance(b, float)
+    assert set(np.unique(y)) <= {0.0, 1.0}
+    again = grading.random_problem(seed=3, m=4, n_x=7)
+    for first, second in zip((X, y, w, b), again):
+        np.testing.assert_array_equal(first, second)
+    assert not np.array_equal(X, grading.random_problem(seed=4, m=4, n_x=7)[0])
+
+
+def test_random_problem_keeps_probabilities_away_from_0_and_1():
+    X, y, w, b = grading.random_problem(seed=0, m=500, n_x=20)
+    z = X @ w + b
+    assert np.max(np.abs(z)) < 10  # no saturated sigmoid, no clipped log
+
+
+def test_random_problem_with_a_single_example():
+    X, y, w, b = grading.random_problem(seed=1, m=1, n_x=3)
+    assert X.shape == (1, 3) and y.shape == (1,)
+
+
+# ---- unpack -------------------------------------------------------------------------------------------------------
+
+
+def test_unpack_accepts_a_tuple_or_a_list_of_the_right_length():
+    dw, db = grading.unpack("bce_gradients", (np.zeros(2), 0.5), ("dw", "db"))
+    assert db == 0.5
+    assert grading.unpack("f", [1, 2], ("a", "b")) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    "result, got",
+    [
+        (None, "None (no return statement?)"),
+        ((1.0, 2.0, 3.0), "a tuple of 3 values"),
+        ([1.0], "a list of 1 values"),
+        (np.zeros(2), "a single ndarray"),
+        (0.5, "a single float"),
+    ],
+)
+def test_unpack_explains_a_wrong_number_of_values(result, got):
+    message = failure(grading.unpack, "bce_gradients", result, ("dw", "db"))
+    assert message == f"bce_gradients must return 2 values, `return dw, db`; it returned {got}"
+
+
+# ---- what is not an array -----------------------------------------------------------------------------------------
+
+
+def test_a_list_is_converted():
+    grading.check_array("dw", [1.0, 2.0], np.array([1.0, 2.0]))
+    grading.check_array("dw", [[1, 2]], np.array([[1.0, 2.0]]))
+
+
+def test_none_is_explained():
+    message = failure(grading.check_array, "dw", None, np.zeros(3))
+    assert message == "dw is None: the function returned nothing. Did you forget the `return` statement?"
+
+
+def test_a_tuple_is_explained():
+    message = failure(grading.check_array, "dw", (np.zeros(3), 0.0), np.zeros(3))
+    assert message == (
+        "dw is a tuple of 2 value(s), not an array: `return a, b` or a stray comma (`return a,`) makes a tuple. "
+        "Return only the quantity asked for."
+    )
+
+
+@pytest.mark.parametrize("actual, kind", [("0.5", "str"), ({"w": 1}, "dict"), ({1.0}, "set")])
+def test_a_string_dict_or_set_is_explained(actual, kind):
+    message = failure(grading.check_array, "dw", actual, np.zeros(1))
+    assert message.startswith(f"dw must be a number or a numpy array, got a {kind}: ")
+
+
+def test_something_numpy_cannot_convert_is_explained():
+    message = failure(grading.check_array, "dw", [[1.0, 2.0], [3.0]], np.zeros(2))
+    assert message.startswith("dw must be a numpy array of numbers, got a list that numpy cannot convert (")
+    message = failure(grading.check_array, "dw", np.array([np.zeros(2), 1.0], dtype=object), np.zeros(2))
+    assert message.startswith("dw must be a numpy array of numbers, got a ndarray that numpy cannot convert (")
+
+
+# ---- shapes -------------------------------------------------------------------------------------------------------
+
+
+def test_a_right_answer_passes_and_returns_nothing():
+    # nbgrader reads a number left as a cell's last value as a partial grade: a check must return None
+    assert grading.check_array("dw", np.array([1.0, -2.0]), np.array([1.0, -2.0])) is None
+    assert grading.check_scalar("db", 0.25, 0.25) is None
+    assert grading.check_unchanged("f", "w", np.zeros(2), np.zeros(2)) is None
+
+
+def test_a_wrong_shape_without_a_recognizable_cause():
+    message = failure(grading.check_array, "dw", np.zeros(4), np.zeros(3))
+    assert message == "dw: expected shape (3,), got shape (4,)."
+
+
+def test_a_transposed_matrix_is_recognized():
+    expected = np.arange(6.0).reshape(2, 3)
+    message = failure(grading.check_array, "dW", expected.T, expected)
+    assert message == (
+        "dW: expected shape (2, 3), got shape (3, 2). It is the transpose of the expected array: check the order "
+        "of the factors of a product (e.g. X.T @ dZ versus dZ.T @ X) or transpose the result."
+    )
+
+
+@pytest.mark.parametrize("shape", [(3, 1), (1, 3)])
+def test_a_column_or_a_row_instead_of_a_vector_is_recognized(shape):
+    expected = np.array([1.0, 2.0, 3.0])
+    message = failure(grading.check_array, "dw", expected.reshape(shape), expected)
+    assert message == (
+        f"dw: expected shape (3,), got shape {shape}. The values are right but arranged as {shape} instead of (3,): "
+        "a row (1, n) or a column (n, 1) is not the 1-D array (n,). Use .reshape((3,)) or .ravel(), "
+        "or avoid keepdims=True and [:, None]."
+    )
+
+
+def test_a_wrong_shape_with_wrong_values_gets_no_hint():
+    message = failure(grading.check_array, "dw", np.array([[1.0, 2.0, 4.0]]), np.array([1.0, 2.0, 3.0]))
+    assert message == "dw: expected shape (3,), got shape (1, 3)."
+
+
+def test_per_example_terms_that_should_be_summed():
+    terms = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    message = failure(grading.check_array, "dw", terms, terms.sum(axis=0), batch_size=3)
+    assert message == (
+        "dw: expected shape (2,), got shape (3, 2). It holds one term per example: sum them over the batch axis "
+        "(axis 0). The 1/m of the mean is already in each term."
+    )
+
+
+def test_per_example_terms_that_should_be_averaged():
+    terms = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 7.0]])
+    message = failure(grading.check_array, "dw", terms, terms.mean(axis=0), batch_size=3)
+    assert message.endswith("It holds one term per example: average them over the batch axis (axis 0).")
+
+
+def test_an_extra_batch_axis_with_wrong_values():
+    message = failure(grading.check_array, "dw", np.ones((3, 2)), np.zeros(2), batch_size=3)
+    assert message == (
+        "dw: expected shape (2,), got shape (3, 2). It has one extra leading axis, one entry per example: "
+        "did you forget to reduce over the batch axis (axis 0)?"
+    )
+
+
+def test_an_extra_axis_that_is_not_the_batch_gets_no_hint():
+    terms = np.ones((4, 2))
+    message = failure(grading.check_array, "dw", terms, terms.sum(axis=0), batch_size=3)
+    assert message == "dw: expected shape (2,), got shape (4, 2)."
+    message = failure(grading.check_array, "dw", np.ones((3, 2)), np.zeros(2))
+    assert message == "dw: expected shape (2,), got shape (3, 2)."
+
+
+# ---- non-finite values --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad, shown", [(np.nan, "nan"), (np.inf, "inf"), (-np.inf, "-inf")])
+def test_nan_and_inf_are_located_and_explained(bad, shown):
+    actual = np.array([[0.5, 0.5], [bad, 0.5]])
+    message = failure(grading.check_array, "sigmoid(z)", actual, np.full((2, 2), 0.5), kind="value")
+    assert message == (
+        f"sigmoid(z): contains 1 NaN or inf value(s), the first at index (1, 0) (got {shown}, expected 0.5). "
+        "An exp that overflows, a log of 0 or a division by 0 gives them: use a numerically stable formula."
+    )
+
+
+# ---- wrong values -------------------------------------------------------------------------------------------------
+
+
+def test_a_wrong_value_reports_the_largest_error_and_where():
+    expected = np.array([[1.0, 2.0], [3.0, 4.0]])
+    actual = expected.copy()
+    actual[1, 0] = 3.5
+    message = failure(grading.check_array, "dW", actual, expected)
+    assert message == (
+        "dW: relative error 0.125 exceeds 1e-06; largest difference at index (1, 0): got 3.5, expected 3"
+    )
+
+
+def test_a_transposed_square_matrix_is_recognized():
+    expected = np.array([[1.0, 2.0], [3.0, 4.0]])
+    message = failure(grading.check_array, "dW", expected.T, expected)
+    assert message.startswith("dW: relative error 0.25 exceeds 1e-06; largest difference at index (0, 1)")
+    assert message.endswith(
+        ". Likely mistake: It is the transpose of the expected array: check the order of the factors of a product."
+    )
+
+
+def test_a_wrong_sign_is_recognized():
+    expected = np.array([0.5, -1.5])
+    message = failure(grading.check_array, "dw", -expected, expected)
+    assert message == (
+        "dw: relative error 2 exceeds 1e-06; largest difference at index (1,): got 1.5, expected -1.5. "
+        "Likely mistake: It has the wrong sign: its opposite would be right (a − y versus y − a? + versus −?)."
+    )
+
+
+def test_a_sum_instead_of_a_mean_is_recognized():
+    expected = np.array([0.5, -1.5])
+    message = failure(grading.check_array, "dw", 4 * expected, expected, batch_size=4)
+    assert message.endswith(
+        "Likely mistake: It is m = 4 times too large, m being the batch size: you summed over the examples "
+        "where J is a mean (divide by m)."
+    )
+
+
+def test_a_mean_taken_twice_is_recognized():
+    expected = np.array([0.5, -1.5])
+    message = failure(grading.check_array, "dw", expected / 4, expected, batch_size=4)
+    assert message.endswith(
+        "Likely mistake: It is m = 4 times too small, m being the batch size: you divided by m once too often."
+    )
+
+
+def test_no_batch_hint_without_a_batch_size_or_with_a_single_example():
+    expected = np.array([0.5, -1.5])
+    for batch_size in (None, 1):
+        message = failure(grading.check_array, "dw", 4 * expected, expected, batch_size=batch_size)
+        assert "Likely mistake" not in message
+
+
+def test_an_unrecognized_wrong_value_gets_no_hint():
+    message = failure(grading.check_array, "dw", np.array([0.1, 0.2]), np.array([0.5, -1.5]), batch_size=4)
+    assert message == "dw: relative error 1.13 exceeds 1e-06; largest difference at index (1,): got 0.2, expected -1.5"
+
+
+def test_a_known_mistake_is_named_by_its_description():
+    w, dw = np.array([1.0, -2.0]), np.array([0.5, 1.0])
+    mistakes = {"you moved along the gradient.": w + 0.1 * dw, "the learning rate is missing.": w - dw}
+    message = failure(grading.check_array, "the new w", w + 0.1 * dw, w - 0.1 * dw, kind="value", mistakes=mistakes)
+    assert message.endswith(". Likely mistake: you moved along the gradient.")
+    message = failure(grading.check_array, "the new w", w - dw, w - 0.1 * dw, kind="value", mistakes=mistakes)
+    assert message.endswith(". Likely mistake: the learning rate is missing.")
+
+
+def test_a_known_mistake_of_another_shape_is_named_too():
+    message = failure(grading.check_array, "w", np.zeros(2), np.ones(3), mistakes={"w was not updated.": np.zeros(2)})
+    assert message == "w: expected shape (3,), got shape (2,). w was not updated."
+
+
+def test_a_known_mistake_takes_precedence_over_the_generic_hints():
+    expected = np.array([1.0, 2.0])
+    message = failure(grading.check_array, "w", -expected, expected, mistakes={"you stepped uphill.": -expected})
+    assert message.endswith("Likely mistake: you stepped uphill.")
+    assert "wrong sign" not in message
+
+
+@settings(max_examples=30, deadline=None)
+@given(binary_problems())
+def test_the_gradient_mistakes_of_logistic_regression_are_recognized(problem):
+    X, y, w, b = problem
+    m = X.shape[0]
+    _, dw, db = logistic_gradients(X, y, w, b)
+    assume(np.max(np.abs(dw)) > 1e-6 and abs(db) > 1e-6)
+    grading.check_array("dw", dw.copy(), dw, batch_size=m)
+    grading.check_scalar("db", db, db, batch_size=m, kind="gradient")
+    assert "wrong sign" in failure(grading.check_array, "dw", -dw, dw, batch_size=m)
+    assert "wrong sign" in failure(grading.check_scalar, "db", -db, db, batch_size=m)
+    if m > 1:
+        assert "times too large" in failure(grading.check_array, "dw", m * dw, dw, batch_size=m)
+        assert "times too small" in failure(grading.check_scalar, "db", db / m, db, batch_size=m, kind="gradient")
+    assert "1-D array" in failure(grading.check_array, "dw", dw[None, :], dw, batch_size=m)
+
+
+# ---- scalars ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("actual", [0.25, np.float64(0.25), np.array(0.25), np.float32(0.25), 1 / 4])
+def test_a_number_in_any_form_is_accepted(actual):
+    grading.check_scalar("J", actual, 0.25)
+
+
+def test_a_scalar_tuple_is_explained():
+    message = failure(grading.check_scalar, "J", (0.25, np.zeros(3)), 0.25)
+    assert message == (
+        "J: expected a single number, got a tuple of 2 value(s). If you wrote `return a, b` (a cost and its "
+        "gradient, say), return only the number asked for."
+    )
+
+
+def test_a_scalar_none_is_explained():
+    assert failure(grading.check_scalar, "J", None, 0.25).startswith("J is None")
+
+
+def test_a_one_element_array_instead_of_a_number():
+    message = failure(grading.check_scalar, "db", np.array([0.25]), 0.25)
+    assert message == (
+        "db: expected a single number (shape ()), got shape (1,). "
+        "The value is right but it is an array, not a number: use float(...) or .item()."
+    )
+
+
+def test_one_value_per_example_instead_of_a_number():
+    per_example = np.array([0.1, 0.2, 0.3])
+    message = failure(grading.check_scalar, "J", per_example, 0.6, batch_size=3)
+    assert message.startswith("J: expected a single number (shape ()), got shape (3,). It holds one term per example")
+    message = failure(grading.check_scalar, "J", per_example, 0.2, batch_size=3)
+    assert message.endswith("average them over the batch axis (axis 0).")
+
+
+def test_a_wrong_scalar():
+    message = failure(grading.check_scalar, "J", 0.5, 0.25)
+    assert message == "J: relative error 0.5 exceeds 1e-07; largest difference at index (): got 0.5, expected 0.25"
+    message = failure(grading.check_scalar, "J", 3 * 0.25, 0.25, batch_size=3)
+    assert message.endswith("you summed over the examples where J is a mean (divide by m).")
+    message = failure(grading.check_scalar, "J", -0.25, 0.25)
+    assert "It has the wrong sign" in message
+
+
+def test_a_scalar_nan():
+    message = failure(grading.check_scalar, "J", float("nan"), 0.25)
+    assert message.startswith("J: contains 1 NaN or inf value(s), the first at index () (got nan, expected 0.25).")
+
+
+# ---- inputs changed in place --------------------------------------------------------------------------------------
+
+
+def test_check_unchanged():
+    w = np.array([1.0, 2.0])
+    before = w.copy()
+    grading.check_unchanged("perceptron_update", "w", before, w)
+    w += 1.0
+    message = failure(grading.check_unchanged, "perceptron_update", "w", before, w)
+    assert message == (
+        "perceptron_update changed its argument w in place (as `w += ...` does): compute a new array instead, "
+        "e.g. `new = w + ...`, and return it."
+    )
+
+
+def test_huge_values_give_a_message_and_no_warning():
+    # pytest turns a RuntimeWarning raised in nnbook into an error (pyproject.toml): the guesses must not overflow
+    message = failure(grading.check_array, "dw", np.array([1e308, -1e308]), np.array([1.0, 2.0]), batch_size=10)
+    assert message.startswith("dw: relative error 1 exceeds 1e-06")

@@ -1,0 +1,337 @@
+"""The graded exercises survive nbgrader's round trip: generate, submit, autograde, feedback, export.
+
+Everything runs on a copy of the course (``nbgrader_config.py`` and
+``solutions/``) in a temporary folder, through nbgrader's command line as an
+instructor runs it from the repository root; the repository is never written
+to. One ``autograde`` run grades several made-up students at once:
+
+==================  ============================================================  =======
+student             submission                                                    score
+==================  ============================================================  =======
+``solution``        the source notebook itself                                    10 / 10
+``untouched``       the student version as released                                0 / 10
+``partial``         correct ``sigmoid`` and ``binary_cross_entropy``, a            4 / 10
+                    ``bce_gradients`` returning ``dw`` as a row ``(1, n_x)``
+``naive_sigmoid``   every answer right, ``sigmoid`` written ``1 / (1 + exp(-z))``  10 / 10
+                    (a RuntimeWarning for ``z = -1e4``, but the right value)
+==================  ============================================================  =======
+
+and a second run grades ``naive_sigmoid`` again with nbgrader's IgnorePattern
+switched off, to show that the warning is really there and costs the two
+sigmoid points without the pattern.
+"""
+
+import copy
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.nbgrader
+
+ASSIGNMENTS = sorted(path.name for path in (ROOT / "solutions").iterdir() if path.is_dir())
+NOTEBOOK = "perceptron_logistic.ipynb"  # the notebook of ex01
+FUNCTIONS = ("perceptron_update", "sigmoid", "binary_cross_entropy", "bce_gradients", "gradient_descent_step")
+GRADE_CELLS = [f"test_{name}{suffix}" for name in FUNCTIONS for suffix in ("", "_hidden")]
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN", "### BEGIN")
+
+NAIVE_SIGMOID = '''
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+'''
+
+ROW_GRADIENT = '''
+def bce_gradients(X, y, w, b):
+    dz = (sigmoid(X @ w + b) - y) / X.shape[0]
+    return dz[None, :] @ X, float(np.sum(dz))  # dw as a row (1, n_x), not the 1-D (n_x,)
+'''
+
+
+def regenerate_command(assignment):
+    return f"nbgrader generate_assignment {assignment} --force"
+
+
+def nbgrader_env():
+    """The environment with this interpreter's bin/ first on PATH: nbgrader runs the `alembic` script from there."""
+    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def nbgrader(course, *args):
+    """Run ``nbgrader <args>`` in the course folder, as an instructor would from the repository root."""
+    command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"]
+    result = subprocess.run(command, cwd=course, env=nbgrader_env(), capture_output=True, text=True, timeout=600)
+    log = f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    assert result.returncode == 0, f"`nbgrader {' '.join(args)}` failed:\n{log}"
+    return result
+
+
+def nbgrader_id(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def cells_by_id(notebook):
+    return {nbgrader_id(cell): cell for cell in notebook.cells if nbgrader_id(cell)}
+
+
+def written_answer(source):
+    """A solution cell as a student would write it: without nbgrader's markers and the unreachable stub."""
+    skipped = ("### BEGIN SOLUTION", "### END SOLUTION", "raise NotImplementedError")
+    return "\n".join(line for line in source.splitlines() if not any(mark in line for mark in skipped))
+
+
+def submission(release, answers):
+    """The released notebook with the solution cells named in ``answers`` replaced by their new source."""
+    notebook = copy.deepcopy(release)
+    for grade_id, source in answers.items():
+        cells_by_id(notebook)[grade_id].source = source.strip("\n")
+    return notebook
+
+
+def submit(course, student, notebook):
+    folder = course / "submitted" / student / "ex01"
+    folder.mkdir(parents=True)
+    nbformat.write(notebook, folder / NOTEBOOK)
+
+
+def cell_scores(course, students):
+    """``{student: {grade cell: score}}`` read from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    scores = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", nbgrader_env()["PATH"])  # the Gradebook checks its schema with `alembic`
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id="nnbook") as gradebook:
+            for student in students:
+                (notebook,) = gradebook.find_submission("ex01", student).notebooks
+                scores[student] = {grade.name: grade.score for grade in notebook.grades}
+    return scores
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A copy of the course in which `nbgrader generate_assignment` has run for every assignment."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions", course / "solutions", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for assignment in ASSIGNMENTS:
+        nbgrader(course, "generate_assignment", assignment)
+    return course
+
+
+@pytest.fixture(scope="module")
+def graded(course):
+    """The course after autograding, feedback and export of the students of the module docstring."""
+    source = nbformat.read(course / "solutions" / "ex01" / NOTEBOOK, as_version=4)
+    release = nbformat.read(course / "exercises" / "ex01" / NOTEBOOK, as_version=4)
+    answers = {name: written_answer(cells_by_id(source)[name].source) for name in FUNCTIONS}
+
+    submit(course, "solution", source)
+    submit(course, "untouched", release)
+    partial = {"sigmoid": answers["sigmoid"], "binary_cross_entropy": answers["binary_cross_entropy"]}
+    submit(course, "partial", submission(release, {**partial, "bce_gradients": ROW_GRADIENT}))
+    naive = submission(release, {**answers, "sigmoid": NAIVE_SIGMOID})
+    submit(course, "naive_sigmoid", naive)
+    nbgrader(course, "autograde", "ex01")
+
+    submit(course, "naive_unfiltered", naive)
+    nbgrader(course, "autograde", "ex01", "--student=naive_unfiltered", "--IgnorePattern.enabled=False")
+
+    nbgrader(course, "generate_feedback", "ex01")
+    nbgrader(course, "export", "--to=grades.csv")
+    students = ["solution", "untouched", "partial", "naive_sigmoid", "naive_unfiltered"]
+    return course, cell_scores(course, students)
+
+
+def autograded(course, student):
+    return nbformat.read(course / "autograded" / student / "ex01" / NOTEBOOK, as_version=4)
+
+
+def errors(cell):
+    return [output for output in cell.get("outputs", []) if output.output_type == "error"]
+
+
+# ---- the release folder is nbgrader's output, and holds no secret ------------------------------------------------
+
+
+def first_difference(expected, actual):
+    """Where two notebooks first differ, in words."""
+    if expected.metadata != actual.metadata:
+        return "the notebook metadata"
+    if len(expected.cells) != len(actual.cells):
+        return f"the number of cells ({len(actual.cells)} committed, {len(expected.cells)} generated)"
+    for index, (want, got) in enumerate(zip(expected.cells, actual.cells)):
+        if want != got:
+            fields = sorted(key for key in set(want) | set(got) if want.get(key) != got.get(key))
+            return f"cell {index} (id {want.get('id')!r}): {', '.join(fields)}"
+    return None
+
+
+def test_exercises_are_what_nbgrader_generates_from_solutions(course):
+    for assignment in ASSIGNMENTS:
+        generated_folder, committed_folder = course / "exercises" / assignment, ROOT / "exercises" / assignment
+        how = (
+            f"exercises/{assignment} is not what nbgrader generates from solutions/{assignment}: regenerate it from "
+            f"the repository root with `{regenerate_command(assignment)}` and commit exercises/{assignment}."
+        )
+        generated = sorted(path.relative_to(generated_folder) for path in generated_folder.rglob("*") if path.is_file())
+        committed = sorted(path.relative_to(committed_folder) for path in committed_folder.rglob("*") if path.is_file())
+        assert committed == generated, f"{how} Files generated: {generated}; committed: {committed}."
+        for name in generated:
+            if name.suffix == ".ipynb":
+                want = nbformat.read(generated_folder / name, as_version=4)
+                got = nbformat.read(committed_folder / name, as_version=4)
+                assert got == want, f"{how} {name} differs first in {first_difference(want, got)}."
+            else:
+                same = (committed_folder / name).read_bytes() == (generated_folder / name).read_bytes()
+                assert same, f"{how} {name} differs."
+
+
+def secret_lines(notebook):
+    """Code lines found only inside solution or hidden-test regions, never elsewhere in the source notebook."""
+    secret, public = set(), set()
+    for cell in notebook.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if "BEGIN SOLUTION" in line or "BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "END SOLUTION" in line or "END HIDDEN TESTS" in line:
+                inside = False
+            else:
+                (secret if inside else public).add(line.strip())
+    return {line for line in secret - public if len(line) >= 8 and not line.startswith("#")}
+
+
+def released_text(path):
+    """Everything a student can read in a released file: its raw text and, for a notebook, the cell sources."""
+    text = path.read_text(errors="replace")
+    if path.suffix == ".ipynb":
+        text += "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
+    return text
+
+
+def test_no_solution_or_hidden_test_reaches_the_exercises():
+    released = {path: released_text(path) for path in (ROOT / "exercises").rglob("*") if path.is_file()}
+    assert released, f"exercises/ is empty: run `{regenerate_command('<assignment>')}` for every assignment"
+    for assignment in ASSIGNMENTS:
+        for source_path in (ROOT / "solutions" / assignment).glob("*.ipynb"):
+            source = nbformat.read(source_path, as_version=4)
+            secrets = secret_lines(source)
+            for cell in source.cells:  # every solution and hidden test has at least one line of its own
+                if "BEGIN SOLUTION" in cell.source or "BEGIN HIDDEN TESTS" in cell.source:
+                    assert any(line.strip() in secrets for line in cell.source.splitlines()), nbgrader_id(cell)
+            for path, text in released.items():
+                for marker in MARKERS:
+                    assert marker not in text, f"{path.relative_to(ROOT)} contains the nbgrader marker {marker!r}"
+                leaked = sorted(line for line in secrets if line in text)
+                assert not leaked, f"{path.relative_to(ROOT)} contains solution or hidden-test code: {leaked[:5]}"
+
+
+def test_the_notebooks_are_committed_without_outputs():
+    for path in [*(ROOT / "solutions").rglob("*.ipynb"), *(ROOT / "exercises").rglob("*.ipynb")]:
+        for cell in nbformat.read(path, as_version=4).cells:
+            assert not cell.get("outputs") and not cell.get("execution_count"), f"{path.relative_to(ROOT)} has outputs"
+
+
+def test_every_stub_names_its_task():
+    release = nbformat.read(ROOT / "exercises" / "ex01" / NOTEBOOK, as_version=4)
+    cells = cells_by_id(release)
+    for name in FUNCTIONS:
+        assert f'raise NotImplementedError("ex01: {name}")' in cells[name].source
+        assert cells[name].source.count("\n") == 3, f"the stub of {name} is more than its def, docstring and raise"
+
+
+# ---- the configuration ---------------------------------------------------------------------------------------------
+
+
+def test_configuration():
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    assert Path(config.CourseDirectory.root) == ROOT
+    assert config.CourseDirectory.source_directory == "solutions"
+    assert config.CourseDirectory.release_directory == "exercises"
+    assert 0 < config.Execute.timeout <= 120
+    assert config.IgnorePattern.enabled is True
+    pattern = config.IgnorePattern.pattern
+    warnings = [
+        "/tmp/ipykernel_7039/319625.py:2: RuntimeWarning: overflow encountered in exp\n  return 1 / (1 + np.exp(-z))\n",
+        "<ipython-input-3-aa>:4: RuntimeWarning: divide by zero encountered in log\n  J = -np.mean(np.log(a))\n",
+        "C:\\Users\\me\\x.py:12: DeprecationWarning: old\n  f()\n",
+    ]
+    for text in warnings:
+        assert re.search(pattern, text), text
+    for text in ["AssertionError: dw: expected shape (3,)\n", "RuntimeWarning is a class\n", "some text on stderr\n"]:
+        assert not re.search(pattern, text), text
+
+
+# ---- autograde ----------------------------------------------------------------------------------------------------
+
+
+def test_the_solution_gets_full_marks(graded):
+    course, scores = graded
+    assert scores["solution"] == dict.fromkeys(GRADE_CELLS, 1.0)
+    for cell in autograded(course, "solution").cells:
+        for output in cell.get("outputs", []):
+            assert output.output_type != "error" and output.get("name") != "stderr", (nbgrader_id(cell), output)
+
+
+def test_the_untouched_student_version_gets_zero_and_fails_only_with_not_implemented(graded):
+    course, scores = graded
+    assert scores["untouched"] == dict.fromkeys(GRADE_CELLS, 0.0)
+    failed = [(nbgrader_id(cell), error) for cell in autograded(course, "untouched").cells for error in errors(cell)]
+    assert failed, "the untouched notebook raised nothing"
+    for grade_id, error in failed:
+        assert error.ename == "NotImplementedError" and error.evalue.startswith("ex01: "), (grade_id, error.evalue)
+
+
+def test_a_partly_correct_submission_gets_exactly_its_points(graded):
+    course, scores = graded
+    right = {"test_sigmoid", "test_sigmoid_hidden", "test_binary_cross_entropy", "test_binary_cross_entropy_hidden"}
+    assert scores["partial"] == {cell: float(cell in right) for cell in GRADE_CELLS}
+    cells = cells_by_id(autograded(course, "partial"))
+    (error,) = errors(cells["test_bce_gradients"])
+    assert error.ename == "AssertionError"
+    assert error.evalue == (
+        "dw: expected shape (3,), got shape (1, 3). The values are right but arranged as (1, 3) instead of (3,): "
+        "a row (1, n) or a column (n, 1) is not the 1-D array (n,). Use .reshape((3,)) or .ravel(), "
+        "or avoid keepdims=True and [:, None]."
+    )
+    (error,) = errors(cells["test_gradient_descent_step"])
+    assert error.ename == "NotImplementedError" and error.evalue == "ex01: gradient_descent_step"
+
+
+def test_a_runtime_warning_from_a_correct_sigmoid_costs_nothing(graded):
+    course, scores = graded
+    assert scores["naive_sigmoid"] == dict.fromkeys(GRADE_CELLS, 1.0)
+    # the same notebook graded without the IgnorePattern: the warning is there, and nbgrader would give 0
+    sigmoid_cells = {"test_sigmoid", "test_sigmoid_hidden"}
+    assert scores["naive_unfiltered"] == {cell: float(cell not in sigmoid_cells) for cell in GRADE_CELLS}
+    cells = cells_by_id(autograded(course, "naive_unfiltered"))
+    stderr = "".join(output.text for output in cells["test_sigmoid"].outputs if output.get("name") == "stderr")
+    assert "RuntimeWarning: overflow encountered in exp" in stderr
+
+
+def test_feedback_is_generated_for_every_student(graded):
+    course, scores = graded
+    for student, cells in scores.items():
+        html = course / "feedback" / student / "ex01" / NOTEBOOK.replace(".ipynb", ".html")
+        assert html.exists(), f"no feedback for {student}"
+        total = sum(cells.values())
+        assert f"perceptron_logistic (Score: {total:.1f} / 10.0)" in html.read_text(), student
+
+
+def test_export_writes_the_scores_of_every_student(graded):
+    course, scores = graded
+    with open(course / "grades.csv", newline="") as file:
+        rows = {row["student_id"]: row for row in csv.DictReader(file)}
+    expected = {"solution": 10.0, "untouched": 0.0, "partial": 4.0, "naive_sigmoid": 10.0, "naive_unfiltered": 8.0}
+    assert {student: float(row["score"]) for student, row in rows.items()} == expected
+    assert {row["assignment"] for row in rows.values()} == {"ex01"}
+    assert {float(row["max_score"]) for row in rows.values()} == {10.0}
