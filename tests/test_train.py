@@ -1,0 +1,184 @@
+"""Tests of nnbook/train.py (fit, evaluate, History) and of the in-place SGD of nnbook/optim.py that fit drives."""
+
+import numpy as np
+import pytest
+
+from nnbook import layers
+from nnbook.optim import SGD
+from nnbook.train import History, evaluate, fit
+
+pytestmark = pytest.mark.ch06
+
+
+def two_blobs(m_per_class=40, seed=0):
+    """Two well-separated Gaussian blobs in 2-D, labels 0 and 1, shuffled."""
+    rng = np.random.default_rng(seed)
+    X = np.vstack([rng.normal((-2.0, -2.0), 0.5, (m_per_class, 2)), rng.normal((2.0, 2.0), 0.5, (m_per_class, 2))])
+    y = np.repeat([0, 1], m_per_class)
+    order = rng.permutation(len(y))
+    return X[order], y[order]
+
+
+XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+XOR_y = np.array([0, 1, 1, 0])
+
+
+class Spy(layers.Layer):
+    """An identity layer that records the mode it ran in (``training``) at each forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.modes = []
+
+    def forward(self, x):
+        self.modes.append(self.training)
+        return x
+
+    def backward(self, dout):
+        return dout
+
+
+def test_fit_separates_two_blobs():
+    X, y = two_blobs()
+    model = layers.mlp((2, 4, 2), "tanh", seed=0)
+    history = fit(model, X, y, SGD(lr=0.3), epochs=15, batch_size=16, progress=False)
+    assert history.loss[-1] < 0.2 * history.loss[0]
+    assert history.accuracy[-1] == 1.0
+    J, accuracy = evaluate(model, X, y)
+    assert J == history.loss[-1] and accuracy == 1.0
+
+
+def test_fit_learns_xor_with_a_hidden_layer():
+    model = layers.mlp((2, 4, 2), "tanh", seed=0)
+    history = fit(model, XOR_X, XOR_y, SGD(lr=0.5), epochs=1000, batch_size=4, progress=False)
+    assert history.loss[0] > 0.5
+    assert history.loss[-1] < 0.05
+    assert history.accuracy[-1] == 1.0
+    np.testing.assert_array_equal(np.argmax(model.forward(XOR_X), axis=1), XOR_y)
+
+
+def test_same_seed_gives_the_same_history_and_another_seed_does_not():
+    X, y = two_blobs()
+
+    def run(seed):
+        return fit(layers.mlp((2, 3, 2), "relu", seed=0), X, y, SGD(lr=0.1), epochs=3, batch_size=8, seed=seed,
+                   progress=False)
+
+    first, again, other = run(seed=1), run(seed=1), run(seed=2)
+    assert first == again
+    assert first.loss[0] == other.loss[0]  # same initial weights
+    assert first.loss[1:] != other.loss[1:]  # the examples came in another order
+
+
+def test_fit_accepts_lists():
+    X, y = two_blobs(m_per_class=5)
+    from_arrays = fit(layers.mlp((2, 3, 2), seed=0), X, y, SGD(), epochs=2, batch_size=4, progress=False)
+    from_lists = fit(layers.mlp((2, 3, 2), seed=0), X.tolist(), y.tolist(), SGD(), epochs=2, batch_size=4,
+                     progress=False)
+    assert from_lists == from_arrays
+
+
+def test_progress_false_prints_nothing_and_true_shows_a_bar(capsys):
+    X, y = two_blobs(m_per_class=5)
+    fit(layers.mlp((2, 3, 2)), X, y, SGD(), epochs=2, progress=False)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    fit(layers.mlp((2, 3, 2)), X, y, SGD(), epochs=2, progress=True)
+    assert "epochs" in capsys.readouterr().err
+
+
+def test_history_has_one_entry_before_training_and_one_per_epoch():
+    X, y = two_blobs(m_per_class=10)
+    X_val, y_val = two_blobs(m_per_class=4, seed=1)
+    model = layers.mlp((2, 3, 2), seed=0)
+    before = evaluate(model, X, y)
+    history = fit(model, X, y, SGD(), epochs=3, batch_size=5, X_val=X_val, y_val=y_val, progress=False)
+    assert isinstance(history, History)
+    for records in (history.loss, history.accuracy, history.val_loss, history.val_accuracy):
+        assert len(records) == 4
+    assert (history.loss[0], history.accuracy[0]) == before
+    assert (history.val_loss[-1], history.val_accuracy[-1]) == evaluate(model, X_val, y_val)
+
+    without_validation = fit(layers.mlp((2, 3, 2)), X, y, SGD(), epochs=2, progress=False)
+    assert len(without_validation.loss) == 3 and without_validation.val_loss == []
+    assert len(fit(layers.mlp((2, 3, 2)), X, y, SGD(), epochs=0, progress=False).loss) == 1
+
+
+def test_fit_trains_in_training_mode_and_records_in_inference_mode():
+    X, y = two_blobs(m_per_class=4)
+    spy = Spy()
+    model = layers.Sequential(layers.Linear(2, 2, seed=0), spy)
+    fit(model, X, y, SGD(), epochs=1, batch_size=8, progress=False)
+    # record (1 batch), epoch (1 batch of 8), record (1 batch)
+    assert spy.modes == [False, True, False]
+    assert model.training and spy.training
+
+
+def test_fit_rejects_bad_inputs():
+    X, y = two_blobs(m_per_class=3)
+    with pytest.raises(ValueError, match=r"X must have 2 dimension\(s\), got shape \(6,\)"):
+        fit(layers.mlp((2, 2)), X[:, 0], y, SGD(), progress=False)
+    with pytest.raises(ValueError, match="X has 6 examples .* but y has 5"):
+        fit(layers.mlp((2, 2)), X, y[:5], SGD(), progress=False)
+    with pytest.raises(ValueError, match="pass both X_val and y_val"):
+        fit(layers.mlp((2, 2)), X, y, SGD(), X_val=X, progress=False)
+    X[2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"X contains 1 non-finite value\(s\).*index \(2, 1\)"):
+        fit(layers.mlp((2, 2)), X, y, SGD(), progress=False)
+
+
+def test_evaluate_averages_over_batches_of_any_size():
+    X, y = two_blobs(m_per_class=5)
+    model = layers.mlp((2, 3, 2), seed=4)
+    Z = model.forward(X)
+    J = layers.SoftmaxCrossEntropy().forward(Z, y)
+    accuracy = np.mean(np.argmax(Z, axis=1) == y)
+    for batch_size in (1, 3, 10, 1024):
+        J_batched, accuracy_batched = evaluate(model, X, y, batch_size=batch_size)
+        assert J_batched == pytest.approx(J, rel=1e-12)
+        assert accuracy_batched == accuracy
+    with pytest.raises(ValueError, match="zero examples"):
+        evaluate(model, X[:0], y[:0])
+
+
+def test_evaluate_runs_in_inference_mode_and_restores_the_mode():
+    X, y = two_blobs(m_per_class=3)
+    spy = Spy()
+    model = layers.Sequential(layers.Linear(2, 2), spy)
+    evaluate(model, X, y)
+    assert spy.modes == [False]
+    assert model.training and spy.training
+
+    model.train(False)
+    evaluate(model, X, y)
+    assert not model.training and not spy.training  # it was in inference mode: it stays there
+
+    model.train(True)
+    with pytest.raises(ValueError):  # labels out of range: the loss fails half-way
+        evaluate(model, X, y + 5)
+    assert model.training and spy.training
+
+
+def test_sgd_updates_the_layers_own_arrays_in_place():
+    rng = np.random.default_rng(0)
+    model = layers.mlp((3, 4, 2), "tanh", seed=0)
+    first = model.layers[0]
+    W = first.params["W"]
+    W_before = W.copy()
+    model.backward(rng.standard_normal(model.forward(rng.standard_normal((5, 3))).shape))
+    expected = {name: param - 0.05 * grad for name, param, grad in model.params_and_grads()}
+    SGD(lr=0.05).step(model)
+    assert first.params["W"] is W  # the very same array, changed
+    for name, param, _ in model.params_and_grads():
+        np.testing.assert_allclose(param, expected[name], rtol=1e-15, err_msg=name)
+    assert not np.array_equal(W, W_before)
+
+
+def test_sgd_errors():
+    model = layers.Sequential(layers.Linear(3, 2))
+    model.layers[0].grads["W"] = np.zeros((3, 2))
+    with pytest.raises(ValueError, match=r"gradient of 0.W has shape \(3, 2\), the parameter has \(2, 3\)"):
+        SGD(lr=0.1).step(model)
+    for bad in (0, -0.1, float("nan"), None):
+        with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+            SGD(lr=bad)
