@@ -4,6 +4,8 @@ Every message is asserted word for word where it matters: it is the only
 feedback a student gets from a hidden test.
 """
 
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -380,3 +382,59 @@ def test_huge_values_give_a_message_and_no_warning():
     # pytest turns a RuntimeWarning raised in nnbook into an error (pyproject.toml): the guesses must not overflow
     message = failure(grading.check_array, "dw", np.array([1e308, -1e308]), np.array([1.0, 2.0]), batch_size=10)
     assert message.startswith("dw: relative error 1 exceeds 1e-06")
+
+
+# ---- own_work: the reference implementation earns nothing -------------------------------------------------------
+
+
+def test_own_work_accepts_plain_numpy_code():
+    def sigmoid(z):
+        return 1 / (1 + np.exp(-z))
+
+    with grading.own_work("sigmoid"):
+        value = sigmoid(np.zeros(3))
+    np.testing.assert_array_equal(value, [0.5, 0.5, 0.5])
+
+
+def test_own_work_refuses_the_reference_imported_or_wrapped():
+    from nnbook.activations import sigmoid as imported
+
+    def wrapper(z):
+        import nnbook.activations
+
+        return 1.0 * nnbook.activations.sigmoid(z)
+
+    for student_sigmoid in (imported, wrapper):
+        with pytest.raises(AssertionError, match=r"sigmoid calls nnbook\.activations\.sigmoid, the package's own"):
+            with grading.own_work("sigmoid"):
+                student_sigmoid(np.zeros(3))
+
+
+def test_own_work_allows_the_helpers_and_what_it_is_told_to_allow():
+    from nnbook.gradcheck import numerical_gradient
+    from nnbook.losses import mse
+
+    with grading.own_work("f"):
+        x = np.ones(2)
+        numerical_gradient(lambda: float(np.sum(x**2)), x)
+    with grading.own_work("f", allowed=(*grading.HELPER_MODULES, "nnbook.losses")):
+        mse(np.zeros(2), np.ones(2))
+    with pytest.raises(AssertionError, match=r"f calls nnbook\.losses\."):
+        with grading.own_work("f"):
+            mse(np.zeros(2), np.ones(2))
+
+
+def test_own_work_restores_the_previous_profiler_even_on_error():
+    assert sys.getprofile() is None
+    with pytest.raises(ZeroDivisionError):
+        with grading.own_work("f"):
+            1 / 0
+    assert sys.getprofile() is None
+
+
+def test_check_own_work_returns_the_value_or_names_the_reference():
+    from nnbook.activations import relu
+
+    assert grading.check_own_work("double", lambda x: 2 * x, 3) == 6
+    with pytest.raises(AssertionError, match=r"relu calls nnbook\.activations\.relu"):
+        grading.check_own_work("relu", relu, np.ones(2))

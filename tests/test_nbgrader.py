@@ -14,6 +14,9 @@ student             submission                                                  
                     ``bce_gradients`` returning ``dw`` as a row ``(1, n_x)``
 ``naive_sigmoid``   every answer right, ``sigmoid`` written ``1 / (1 + exp(-z))``  10 / 10
                     (a RuntimeWarning for ``z = -1e4``, but the right value)
+``reference``       every answer right, but ``perceptron_update`` imported from     6 / 10
+                    ``nnbook`` and ``binary_cross_entropy`` a wrapper around the
+                    package's: no point for those two
 ==================  ============================================================  =======
 
 and a second run grades ``naive_sigmoid`` again with nbgrader's IgnorePattern
@@ -21,22 +24,30 @@ switched off, to show that the warning is really there and costs the two
 sigmoid points without the pattern.
 """
 
-import copy
 import csv
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader_course import (
+    ASSIGNMENTS,
+    ROOT,
+    autograded,
+    cell_scores,
+    cells_by_id,
+    errors,
+    make_course,
+    nbgrader,
+    nbgrader_id,
+    regenerate_command,
+    submission,
+    submit,
+    written_answer,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.nbgrader
 
-ASSIGNMENTS = sorted(path.name for path in (ROOT / "solutions").iterdir() if path.is_dir())
 NOTEBOOK = "perceptron_logistic.ipynb"  # the notebook of ex01
 FUNCTIONS = ("perceptron_update", "sigmoid", "binary_cross_entropy", "bce_gradients", "gradient_descent_step")
 GRADE_CELLS = [f"test_{name}{suffix}" for name in FUNCTIONS for suffix in ("", "_hidden")]
@@ -53,76 +64,23 @@ def bce_gradients(X, y, w, b):
     return dz[None, :] @ X, float(np.sum(dz))  # dw as a row (1, n_x), not the 1-D (n_x,)
 '''
 
+REFERENCE_PERCEPTRON = '''
+from nnbook.perceptron import perceptron_update  # the package's answer, not the student's
+'''
 
-def regenerate_command(assignment):
-    return f"nbgrader generate_assignment {assignment} --force"
+WRAPPED_REFERENCE_BCE = '''
+import nnbook.losses
 
-
-def nbgrader_env():
-    """The environment with this interpreter's bin/ first on PATH: nbgrader runs the `alembic` script from there."""
-    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-
-
-def nbgrader(course, *args):
-    """Run ``nbgrader <args>`` in the course folder, as an instructor would from the repository root."""
-    command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"]
-    result = subprocess.run(command, cwd=course, env=nbgrader_env(), capture_output=True, text=True, timeout=600)
-    log = f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
-    assert result.returncode == 0, f"`nbgrader {' '.join(args)}` failed:\n{log}"
-    return result
-
-
-def nbgrader_id(cell):
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
-def cells_by_id(notebook):
-    return {nbgrader_id(cell): cell for cell in notebook.cells if nbgrader_id(cell)}
-
-
-def written_answer(source):
-    """A solution cell as a student would write it: without nbgrader's markers and the unreachable stub."""
-    skipped = ("### BEGIN SOLUTION", "### END SOLUTION", "raise NotImplementedError")
-    return "\n".join(line for line in source.splitlines() if not any(mark in line for mark in skipped))
-
-
-def submission(release, answers):
-    """The released notebook with the solution cells named in ``answers`` replaced by their new source."""
-    notebook = copy.deepcopy(release)
-    for grade_id, source in answers.items():
-        cells_by_id(notebook)[grade_id].source = source.strip("\n")
-    return notebook
-
-
-def submit(course, student, notebook):
-    folder = course / "submitted" / student / "ex01"
-    folder.mkdir(parents=True)
-    nbformat.write(notebook, folder / NOTEBOOK)
-
-
-def cell_scores(course, students):
-    """``{student: {grade cell: score}}`` read from the gradebook."""
-    from nbgrader.api import Gradebook
-
-    scores = {}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PATH", nbgrader_env()["PATH"])  # the Gradebook checks its schema with `alembic`
-        with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id="nnbook") as gradebook:
-            for student in students:
-                (notebook,) = gradebook.find_submission("ex01", student).notebooks
-                scores[student] = {grade.name: grade.score for grade in notebook.grades}
-    return scores
+def binary_cross_entropy(a, y):
+    J, _ = nnbook.losses.binary_cross_entropy(a, y)
+    return J
+'''
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A copy of the course in which `nbgrader generate_assignment` has run for every assignment."""
-    course = tmp_path_factory.mktemp("course")
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    shutil.copytree(ROOT / "solutions", course / "solutions", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    for assignment in ASSIGNMENTS:
-        nbgrader(course, "generate_assignment", assignment)
-    return course
+    return make_course(tmp_path_factory.mktemp("course"))
 
 
 @pytest.fixture(scope="module")
@@ -132,29 +90,23 @@ def graded(course):
     release = nbformat.read(course / "exercises" / "ex01" / NOTEBOOK, as_version=4)
     answers = {name: written_answer(cells_by_id(source)[name].source) for name in FUNCTIONS}
 
-    submit(course, "solution", source)
-    submit(course, "untouched", release)
+    submit(course, "ex01", "solution", NOTEBOOK, source)
+    submit(course, "ex01", "untouched", NOTEBOOK, release)
     partial = {"sigmoid": answers["sigmoid"], "binary_cross_entropy": answers["binary_cross_entropy"]}
-    submit(course, "partial", submission(release, {**partial, "bce_gradients": ROW_GRADIENT}))
+    submit(course, "ex01", "partial", NOTEBOOK, submission(release, {**partial, "bce_gradients": ROW_GRADIENT}))
     naive = submission(release, {**answers, "sigmoid": NAIVE_SIGMOID})
-    submit(course, "naive_sigmoid", naive)
+    submit(course, "ex01", "naive_sigmoid", NOTEBOOK, naive)
+    borrowed = {"perceptron_update": REFERENCE_PERCEPTRON, "binary_cross_entropy": WRAPPED_REFERENCE_BCE}
+    submit(course, "ex01", "reference", NOTEBOOK, submission(release, {**answers, **borrowed}))
     nbgrader(course, "autograde", "ex01")
 
-    submit(course, "naive_unfiltered", naive)
+    submit(course, "ex01", "naive_unfiltered", NOTEBOOK, naive)
     nbgrader(course, "autograde", "ex01", "--student=naive_unfiltered", "--IgnorePattern.enabled=False")
 
     nbgrader(course, "generate_feedback", "ex01")
     nbgrader(course, "export", "--to=grades.csv")
-    students = ["solution", "untouched", "partial", "naive_sigmoid", "naive_unfiltered"]
-    return course, cell_scores(course, students)
-
-
-def autograded(course, student):
-    return nbformat.read(course / "autograded" / student / "ex01" / NOTEBOOK, as_version=4)
-
-
-def errors(cell):
-    return [output for output in cell.get("outputs", []) if output.output_type == "error"]
+    students = ["solution", "untouched", "partial", "naive_sigmoid", "naive_unfiltered", "reference"]
+    return course, cell_scores(course, "ex01", students)
 
 
 # ---- the release folder is nbgrader's output, and holds no secret ------------------------------------------------
@@ -277,7 +229,7 @@ def test_configuration():
 def test_the_solution_gets_full_marks(graded):
     course, scores = graded
     assert scores["solution"] == dict.fromkeys(GRADE_CELLS, 1.0)
-    for cell in autograded(course, "solution").cells:
+    for cell in autograded(course, "ex01", "solution", NOTEBOOK).cells:
         for output in cell.get("outputs", []):
             assert output.output_type != "error" and output.get("name") != "stderr", (nbgrader_id(cell), output)
 
@@ -285,7 +237,7 @@ def test_the_solution_gets_full_marks(graded):
 def test_the_untouched_student_version_gets_zero_and_fails_only_with_not_implemented(graded):
     course, scores = graded
     assert scores["untouched"] == dict.fromkeys(GRADE_CELLS, 0.0)
-    failed = [(nbgrader_id(cell), error) for cell in autograded(course, "untouched").cells for error in errors(cell)]
+    failed = [(nbgrader_id(cell), error) for cell in autograded(course, "ex01", "untouched", NOTEBOOK).cells for error in errors(cell)]
     assert failed, "the untouched notebook raised nothing"
     for grade_id, error in failed:
         assert error.ename == "NotImplementedError" and error.evalue.startswith("ex01: "), (grade_id, error.evalue)
@@ -295,7 +247,7 @@ def test_a_partly_correct_submission_gets_exactly_its_points(graded):
     course, scores = graded
     right = {"test_sigmoid", "test_sigmoid_hidden", "test_binary_cross_entropy", "test_binary_cross_entropy_hidden"}
     assert scores["partial"] == {cell: float(cell in right) for cell in GRADE_CELLS}
-    cells = cells_by_id(autograded(course, "partial"))
+    cells = cells_by_id(autograded(course, "ex01", "partial", NOTEBOOK))
     (error,) = errors(cells["test_bce_gradients"])
     assert error.ename == "AssertionError"
     assert error.evalue == (
@@ -313,9 +265,21 @@ def test_a_runtime_warning_from_a_correct_sigmoid_costs_nothing(graded):
     # the same notebook graded without the IgnorePattern: the warning is there, and nbgrader would give 0
     sigmoid_cells = {"test_sigmoid", "test_sigmoid_hidden"}
     assert scores["naive_unfiltered"] == {cell: float(cell not in sigmoid_cells) for cell in GRADE_CELLS}
-    cells = cells_by_id(autograded(course, "naive_unfiltered"))
+    cells = cells_by_id(autograded(course, "ex01", "naive_unfiltered", NOTEBOOK))
     stderr = "".join(output.text for output in cells["test_sigmoid"].outputs if output.get("name") == "stderr")
     assert "RuntimeWarning: overflow encountered in exp" in stderr
+
+
+def test_the_package_reference_in_place_of_an_answer_earns_nothing(graded):
+    course, scores = graded
+    borrowed = {"perceptron_update": "nnbook.perceptron.perceptron_update", "binary_cross_entropy": "nnbook.losses.binary_cross_entropy"}
+    assert scores["reference"] == {cell: float(not any(name in cell for name in borrowed)) for cell in GRADE_CELLS}
+    cells = cells_by_id(autograded(course, "ex01", "reference", NOTEBOOK))
+    for name, reference in borrowed.items():
+        for grade_id in (f"test_{name}", f"test_{name}_hidden"):
+            (error,) = errors(cells[grade_id])
+            assert error.ename == "AssertionError", grade_id
+            assert error.evalue.startswith(f"{name} calls {reference}, the package's own implementation"), error.evalue
 
 
 def test_feedback_is_generated_for_every_student(graded):
@@ -331,7 +295,14 @@ def test_export_writes_the_scores_of_every_student(graded):
     course, scores = graded
     with open(course / "grades.csv", newline="") as file:
         rows = {row["student_id"]: row for row in csv.DictReader(file)}
-    expected = {"solution": 10.0, "untouched": 0.0, "partial": 4.0, "naive_sigmoid": 10.0, "naive_unfiltered": 8.0}
+    expected = {
+        "solution": 10.0,
+        "untouched": 0.0,
+        "partial": 4.0,
+        "naive_sigmoid": 10.0,
+        "naive_unfiltered": 8.0,
+        "reference": 6.0,
+    }
     assert {student: float(row["score"]) for student, row in rows.items()} == expected
     assert {row["assignment"] for row in rows.values()} == {"ex01"}
     assert {float(row["max_score"]) for row in rows.values()} == {10.0}

@@ -12,9 +12,16 @@ The tolerances live in one place, :data:`TOLERANCES`. Every comparison is in
 float64 and goes through :func:`nnbook.gradcheck.assert_close`.
 """
 
+import contextlib
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from .gradcheck import assert_close, relative_error
+
+#: The modules of ``nnbook`` that a student's code may call: the checks themselves, not answers.
+HELPER_MODULES = ("nnbook.grading", "nnbook.gradcheck", "nnbook.validation")
 
 #: Largest relative error (:func:`nnbook.gradcheck.relative_error`) accepted for each kind of quantity:
 #: ``"value"`` for what a formula computes directly, ``"gradient"`` for derivatives
@@ -230,3 +237,56 @@ def check_unchanged(function_name, argument_name, before, after):
             f"{function_name} changed its argument {argument_name} in place (as `{argument_name} += ...` does): "
             f"compute a new array instead, e.g. `new = {argument_name} + ...`, and return it."
         )
+
+
+def _module_of(code, package_dir):
+    """``"nnbook.<module>"`` if ``code`` was compiled from a file of the package, else ``None``."""
+    path = Path(code.co_filename)
+    if path.suffix != ".py" or package_dir not in path.parents:
+        return None
+    return ".".join(["nnbook", *path.relative_to(package_dir).with_suffix("").parts])
+
+
+@contextlib.contextmanager
+def own_work(function_name, allowed=HELPER_MODULES):
+    """Fail the enclosed block if it calls a function of ``nnbook`` outside ``allowed``.
+
+    The hidden tests run the student's function inside it::
+
+        with grading.own_work("sigmoid"):
+            actual = sigmoid(z)
+
+    A submission that imports or calls the package's reference implementation
+    (``from nnbook.activations import sigmoid``, or a wrapper around it) gets
+    an ``AssertionError`` naming the reference it called, and no point.
+    """
+    package_dir = Path(__file__).resolve().parent
+    called = []
+
+    def watch(frame, event, arg):
+        if event == "call":
+            module = _module_of(frame.f_code, package_dir)
+            if module is not None and module not in allowed:
+                called.append(f"{module}.{frame.f_code.co_name}")
+
+    previous = sys.getprofile()
+    sys.setprofile(watch)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
+    if called:
+        raise AssertionError(
+            f"{function_name} calls {called[0]}, the package's own implementation. The exercise asks you to "
+            f"write {function_name} yourself: a submission that uses the reference gets no points for it."
+        )
+
+
+def check_own_work(function_name, function, *args, allowed=HELPER_MODULES):
+    """Call ``function(*args)`` under :func:`own_work` and return what it returns.
+
+    The first line of a visible test, so that a reference implementation
+    imported in place of the student's own earns no point there either.
+    """
+    with own_work(function_name, allowed):
+        return function(*args)

@@ -1,0 +1,104 @@
+"""Helpers for the nbgrader round-trip tests: a throwaway copy of the course, and nbgrader run on it.
+
+The tests of each exercise (``test_nbgrader.py`` for ex01, ``test_nbgrader_ex02.py``, …)
+copy ``nbgrader_config.py`` and ``solutions/`` to a temporary folder, run
+nbgrader's command line there as an instructor does from the repository root,
+submit made-up students and read their scores back from the gradebook. The
+repository itself is never written to.
+"""
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENTS = sorted(path.name for path in (ROOT / "solutions").iterdir() if path.is_dir())
+
+
+def regenerate_command(assignment):
+    return f"nbgrader generate_assignment {assignment} --force"
+
+
+def nbgrader_env():
+    """The environment with this interpreter's bin/ first on PATH: nbgrader runs the `alembic` script from there."""
+    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def nbgrader(course, *args):
+    """Run ``nbgrader <args>`` in the course folder, as an instructor would from the repository root."""
+    command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"]
+    result = subprocess.run(command, cwd=course, env=nbgrader_env(), capture_output=True, text=True, timeout=900)
+    log = f"{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    assert result.returncode == 0, f"`nbgrader {' '.join(args)}` failed:\n{log}"
+    return result
+
+
+def make_course(folder, assignments=ASSIGNMENTS):
+    """Copy the course into ``folder`` and run `nbgrader generate_assignment` for each of ``assignments``."""
+    shutil.copy(ROOT / "nbgrader_config.py", folder)
+    shutil.copytree(ROOT / "solutions", folder / "solutions", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for assignment in assignments:
+        nbgrader(folder, "generate_assignment", assignment)
+    return folder
+
+
+def nbgrader_id(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def cells_by_id(notebook):
+    return {nbgrader_id(cell): cell for cell in notebook.cells if nbgrader_id(cell)}
+
+
+def grade_cells(notebook):
+    """The grade ids of the graded (test) cells of ``notebook``, in order."""
+    return [nbgrader_id(cell) for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade")]
+
+
+def written_answer(source):
+    """A solution cell as a student would write it: without nbgrader's markers and the unreachable stub."""
+    skipped = ("### BEGIN SOLUTION", "### END SOLUTION", "raise NotImplementedError")
+    return "\n".join(line for line in source.splitlines() if not any(mark in line for mark in skipped))
+
+
+def submission(release, answers):
+    """The released notebook with the solution cells named in ``answers`` replaced by their new source."""
+    notebook = copy.deepcopy(release)
+    cells = cells_by_id(notebook)
+    for grade_id, source in answers.items():
+        cells[grade_id].source = source.strip("\n")
+    return notebook
+
+
+def submit(course, assignment, student, notebook_name, notebook):
+    folder = course / "submitted" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, folder / notebook_name)
+
+
+def cell_scores(course, assignment, students):
+    """``{student: {grade cell: score}}`` read from the gradebook (one notebook per assignment)."""
+    from nbgrader.api import Gradebook
+
+    scores = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", nbgrader_env()["PATH"])  # the Gradebook checks its schema with `alembic`
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id="nnbook") as gradebook:
+            for student in students:
+                (notebook,) = gradebook.find_submission(assignment, student).notebooks
+                scores[student] = {grade.name: grade.score for grade in notebook.grades}
+    return scores
+
+
+def autograded(course, assignment, student, notebook_name):
+    return nbformat.read(course / "autograded" / student / assignment / notebook_name, as_version=4)
+
+
+def errors(cell):
+    return [output for output in cell.get("outputs", []) if output.output_type == "error"]
