@@ -12,6 +12,8 @@ import zlib
 import numpy as np
 import pytest
 
+from optional import import_torch
+
 from nnbook.autodiff import Tensor, unbroadcast
 from nnbook.gradcheck import assert_close, numerical_gradient, numerical_gradient_of_output
 
@@ -316,7 +318,7 @@ def test_backward_errors():
 
 
 def test_torch_agrees_on_a_composed_expression_with_broadcasting():
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     rng = np.random.default_rng(5)
     arrays = {
         "X": rng.standard_normal((5, 3)),

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from optional import import_torch
 from strategies import class_counts, feature_counts, seeds
 
 from nnbook import layers
@@ -367,7 +368,7 @@ def test_layer_backprop_autodiff_and_numerical_gradients_agree(problem):
 @settings(max_examples=80, deadline=None)
 @given(mlp_problems())
 def test_layer_backprop_matches_torch_autograd(problem):
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     F = torch.nn.functional
     torch_activations = {
         "relu": F.relu,
