@@ -294,7 +294,7 @@ def test_feedback_is_generated_for_every_student(graded):
 def test_export_writes_the_scores_of_every_student(graded):
     course, scores = graded
     with open(course / "grades.csv", newline="") as file:
-        rows = {row["student_id"]: row for row in csv.DictReader(file)}
+        rows = {row["student_id"]: row for row in csv.DictReader(file) if row["assignment"] == "ex01"}
     expected = {
         "solution": 10.0,
         "untouched": 0.0,
@@ -304,5 +304,4 @@ def test_export_writes_the_scores_of_every_student(graded):
         "reference": 6.0,
     }
     assert {student: float(row["score"]) for student, row in rows.items()} == expected
-    assert {row["assignment"] for row in rows.values()} == {"ex01"}
     assert {float(row["max_score"]) for row in rows.values()} == {10.0}
