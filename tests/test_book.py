@@ -1,19 +1,22 @@
-"""The book builds from a clean state: every chapter executed, no warning, no leak of graded material.
+"""The book builds from a clean state and the built site is whole, self-contained and clean.
 
-This is the README's first command (`jupyter-book build -W --keep-going .`),
-run into a temporary folder so the developer's own `_build/` is untouched.
+The build is the README's first command (``jupyter-book build -W --keep-going``),
+run once per session into a temporary folder (the ``built_book`` fixture of
+``conftest.py``). These tests read the HTML files; ``test_browser.py`` opens
+the same pages in headless Chromium.
 """
 
+import html.parser
 import re
-import subprocess
-import sys
-from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+import nnbook
+from book_pages import ROOT, chapters, exercise_notebooks, toc_pages
+from nnbook.widgets import LIVE_NOTE
+
 pytestmark = pytest.mark.book
 
 # jupyter_client's own notice when a kernel listens on localhost TCP; not a problem in the book.
@@ -22,30 +25,66 @@ HARMLESS = re.compile(r"\[IPKernelApp\] WARNING \| Kernel is running over TCP")
 # The region markers of solution cells, and nbgrader's cell metadata (`"nbgrader": {"grade": ...}`);
 # the bare word "nbgrader" is fine: the chapters talk about it.
 NBGRADER_MARKERS = re.compile(r'BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS|"nbgrader":\s*\{')
+CELL_METADATA_MARKER = re.compile(r'"nbgrader":\s*\{')
+# The instructors' guide tells how to write an exercise: it names the markers, and holds no solution.
+NAMES_THE_MARKERS = {"guide_instructors.html", "guide_instructors.md"}
+
+VERSION_STAMP = f"Built with <code>nnbook</code> {nnbook.__version__}."
 
 
-def toc_files():
-    """Every page listed in _toc.yml, as paths relative to the root without suffix."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        for chapter in part["chapters"]:
-            files.append(chapter["file"])
-            files.extend(section["file"] for section in chapter.get("sections", []))
-    return files
+class PageParser(html.parser.HTMLParser):
+    """Collects what an HTML page loads (scripts, styles, images…), links to, and the ids it defines."""
+
+    def __init__(self):
+        super().__init__()
+        self.loads, self.links, self.ids, self.styles = [], [], set(), []
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for name in ("id", "name"):
+            if attrs.get(name):
+                self.ids.add(attrs[name])
+        if tag == "a" and attrs.get("href"):
+            self.links.append(attrs["href"])
+        elif tag == "link" and attrs.get("href"):
+            self.loads.append((tag, attrs["href"]))
+        elif tag in {"script", "img", "iframe", "source", "video", "audio", "embed"} and attrs.get("src"):
+            self.loads.append((tag, attrs["src"]))
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag):
+        self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.styles.append(data)
 
 
-@pytest.fixture(scope="module")
-def built_book(tmp_path_factory):
-    out = tmp_path_factory.mktemp("book")
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    result = subprocess.run(
-        [str(jupyter_book), "build", "-W", "--keep-going", "--path-output", str(out), str(ROOT)],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    return result, out / "_build" / "html"
+def parse(path):
+    parser = PageParser()
+    parser.feed(path.read_text(errors="replace"))
+    return parser
+
+
+def html_pages(html):
+    """The pages of the site (the theme's Jinja templates copied into _static/ are not pages)."""
+    return sorted(page for page in html.rglob("*.html") if "_static" not in page.relative_to(html).parts)
+
+
+def is_remote(url):
+    """A URL on another host (``https://…``, ``//host/…``); data:, blob: and relative URLs are local."""
+    parts = urlsplit(url)
+    return bool(parts.netloc) or parts.scheme in {"http", "https", "ftp"}
+
+
+# CSS that fetches something: @import "x", @import url(x), url(x) (fonts, images).
+CSS_URLS = re.compile(r"""@import\s+(?:url\()?\s*["']?([^"')\s;]+)|url\(\s*["']?([^"')\s]+)""")
+
+
+def css_remote_urls(text):
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)  # comments load nothing
+    return [url for match in CSS_URLS.finditer(text) for url in match.groups() if url and is_remote(url)]
 
 
 def test_build_succeeds_without_warnings(built_book):
@@ -61,20 +100,36 @@ def test_build_succeeds_without_warnings(built_book):
     assert (html / "index.html").exists()
 
 
-def test_every_toc_page_is_built_and_every_code_cell_executed(built_book):
-    _, html = built_book
-    for page in toc_files():
-        page_html = html / f"{page}.html"
-        assert page_html.exists(), f"{page} listed in _toc.yml but not built"
-        source = ROOT / f"{page}.md"
-        text = source.read_text()
-        if "```{code-cell}" in text:
-            notebook = html.parent / "jupyter_execute" / f"{page}.ipynb"
-            nb = nbformat.read(notebook, as_version=4) if notebook.exists() else None
-            code_cells = [c for c in nb.cells if c.cell_type == "code"] if nb else []
-            assert code_cells, f"{page}: no executed notebook found in the build"
-            assert all(c.execution_count for c in code_cells if c.source.strip()), f"{page}: a code cell was not run"
-            assert not any(o.output_type == "error" for c in code_cells for o in c.get("outputs", []))
+def test_every_toc_page_is_built_and_every_chapter_cell_executed(built_html):
+    for page in toc_pages():
+        assert (built_html / page.with_suffix(".html")).exists(), f"{page} listed in _toc.yml but not built"
+    for page in chapters():
+        notebook = built_html.parent / "jupyter_execute" / page.with_suffix(".ipynb")
+        nb = nbformat.read(notebook, as_version=4) if notebook.exists() else None
+        code_cells = [c for c in nb.cells if c.cell_type == "code"] if nb else []
+        assert code_cells, f"{page}: no executed notebook found in the build"
+        assert all(c.execution_count for c in code_cells if c.source.strip()), f"{page}: a code cell was not run"
+        assert not any(o.output_type == "error" for c in code_cells for o in c.get("outputs", []))
+
+
+def test_graded_exercises_are_listed_as_student_versions_never_run(built_html):
+    notebooks = exercise_notebooks()
+    assert notebooks, "expected student notebooks in exercises/"
+    listing = (built_html / "book" / "exercises.html").read_text()
+    assert set(toc_pages()) >= set(notebooks), "every student notebook must have its page in the book"
+    for notebook in notebooks:
+        page = (built_html / notebook.with_suffix(".html")).read_text()
+        assert 'class="cell_output' not in page, f"{notebook}: the exercise page shows outputs, it was run"
+        assert "NotImplementedError" in page, f"{notebook}: the stubs of the student version are missing"
+        # the page's download button and the listing's link both offer the student's file, byte for byte
+        source_copy = built_html / "_sources" / notebook
+        assert source_copy.read_bytes() == (ROOT / notebook).read_bytes()
+        links = parse(built_html / "book" / "exercises.html").links
+        targets = [href for href in links if href.endswith(f"/{notebook.name}") and "_downloads/" in href]
+        assert targets, f"book/exercises.html has no download link to {notebook.name}"
+        downloaded = (built_html / "book" / unquote(targets[0])).resolve()
+        assert downloaded.read_bytes() == (ROOT / notebook).read_bytes()
+        assert f'href="../{notebook.with_suffix(".html").as_posix()}"' in listing
 
 
 def hidden_test_lines():
@@ -93,15 +148,122 @@ def hidden_test_lines():
     return lines
 
 
-def test_no_grading_material_in_the_built_book(built_book):
-    _, html = built_book
+def published_lines():
+    """Every line of the student versions: a line that nbgrader released to students is no secret."""
+    return {line.strip() for path in exercise_notebooks()
+            for cell in nbformat.read(ROOT / path, as_version=4).cells for line in cell.source.splitlines()}
+
+
+def test_no_grading_material_in_the_built_book(built_html):
     hidden = hidden_test_lines()
     assert hidden, "expected hidden tests in solutions/; did the layout change?"
-    for path in html.rglob("*"):
+    hidden -= published_lines()
+    # The student notebooks are offered for download unchanged: their cells keep nbgrader's metadata
+    # (autograde needs it), and that is all they may contain of it.
+    student_versions = {(ROOT / notebook).read_bytes() for notebook in exercise_notebooks()}
+    for path in built_html.rglob("*"):
         if path.suffix not in {".html", ".ipynb", ".md", ".txt", ".js", ".json", ".py"} or not path.is_file():
             continue
         text = path.read_text(errors="replace")
-        marker = NBGRADER_MARKERS.search(text)
-        assert not marker, f"nbgrader marker {marker.group()!r} found in {path.relative_to(html)}"
+        allowed = CELL_METADATA_MARKER if path.read_bytes() in student_versions else None
+        found = [m.group() for m in NBGRADER_MARKERS.finditer(text) if not (allowed and allowed.fullmatch(m.group()))]
+        assert not found or path.name in NAMES_THE_MARKERS, f"nbgrader marker {found[0]!r} found in {path.relative_to(built_html)}"
         for line in hidden:
-            assert line not in text, f"solution or hidden test code found in {path.relative_to(html)}: {line!r}"
+            assert line not in text, f"solution or hidden test code found in {path.relative_to(built_html)}: {line!r}"
+
+
+def test_no_page_loads_anything_from_another_host(built_html):
+    """Readable offline: no script, style, font or image from a CDN (links to Binder or Colab are fine)."""
+    remote = []
+    for page in html_pages(built_html):
+        parsed = parse(page)
+        remote += [f"{page.relative_to(built_html)}: <{tag}> {url}" for tag, url in parsed.loads if is_remote(url)]
+        remote += [f"{page.relative_to(built_html)}: <style> {url}" for s in parsed.styles for url in css_remote_urls(s)]
+    for css in built_html.rglob("*.css"):
+        remote += [f"{css.relative_to(built_html)}: {url}" for url in css_remote_urls(css.read_text(errors="replace"))]
+    assert not remote, "the site loads files from other hosts:\n" + "\n".join(remote)
+
+
+def test_mathjax_and_the_widget_libraries_are_served_by_the_site(built_html):
+    mathjax, widget_pages = set(), []
+    for page in html_pages(built_html):
+        scripts = [url for tag, url in parse(page).loads if tag == "script"]
+        mathjax.update(url for url in scripts if "mathjax" in url.lower())
+        if "application/vnd.jupyter.widget-state+json" in page.read_text():
+            widget_pages.append(page)
+            names = [urlsplit(url).path.rsplit("/", 1)[-1] for url in scripts]
+            assert "require.js" in names and "embed-amd.js" in names, f"{page}: widget state but no widget manager"
+    assert {urlsplit(url).path.rsplit("/", 1)[-1] for url in mathjax} == {"tex-chtml.js"}
+    assert (built_html / "_static" / "mathjax" / "tex-chtml.js").exists()
+    assert (built_html / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
+    assert widget_pages, "expected the chapters with explorers to save their widget state"
+    vendor = built_html / "_static" / "vendor"
+    assert (vendor / "require-2.3.7" / "require.js").exists()
+    assert (vendor / "html-manager-1.0.15" / "embed-amd.js").exists()
+    assert list((vendor / "html-manager-1.0.15").glob("*.woff2")), "the widget manager's fonts are missing"
+
+
+def resolve_link(page, href):
+    """The file and fragment a relative link of ``page`` points at (None for links that leave the site)."""
+    parts = urlsplit(href)
+    if parts.scheme or parts.netloc or href.startswith(("mailto:", "javascript:")):
+        return None
+    target = page if not parts.path else (page.parent / unquote(parts.path)).resolve()
+    if target.is_dir():
+        target = target / "index.html"
+    return target, unquote(parts.fragment)
+
+
+def test_every_internal_link_and_reference_resolves(built_html):
+    ids, broken = {}, []
+    pages = html_pages(built_html)
+    for page in pages:
+        ids[page.resolve()] = parse(page).ids
+    for page in pages:
+        parsed = parse(page)
+        for href in parsed.links + [url for _, url in parsed.loads]:
+            resolved = resolve_link(page, href)
+            if resolved is None:
+                continue
+            target, fragment = resolved
+            where = f"{page.relative_to(built_html)}: {href}"
+            if not target.exists():
+                broken.append(f"{where} (no such file)")
+            elif fragment and target.suffix == ".html" and fragment not in ids.get(target, set()):
+                broken.append(f"{where} (no id {fragment!r} in {target.name})")
+    assert not broken, "broken internal links:\n" + "\n".join(broken)
+
+
+def test_every_page_states_the_nnbook_version_it_was_built_with(built_html):
+    for page in toc_pages():
+        assert VERSION_STAMP in (built_html / page.with_suffix(".html")).read_text(), f"{page}: no version stamp"
+
+
+def test_launch_buttons_and_download_reach_a_real_notebook(built_html):
+    """Binder, JupyterHub and Colab open an .ipynb of the repository; the download button offers the executed notebook."""
+    for page in chapters() + exercise_notebooks():
+        text = (built_html / page.with_suffix(".html")).read_text()
+        notebook = page.with_suffix(".ipynb").as_posix()
+        assert (ROOT / notebook).exists()
+        colab = re.search(r'href="(https://colab\.research\.google\.com/github/[^"]+)"', text)
+        assert colab and colab.group(1).endswith(f"/blob/main/{notebook}"), f"{page}: Colab must open {notebook}"
+        assert f"urlpath=lab/tree/{notebook}" in text, f"{page}: no Binder link to {notebook}"
+        assert "/hub/user-redirect/git-pull?" in text, f"{page}: no JupyterHub link"
+        download = built_html / "_sources" / notebook
+        assert download.exists() and f"_sources/{notebook}" in text, f"{page}: no .ipynb download"
+        nbformat.validate(nbformat.read(download, as_version=4))
+    executed = nbformat.read(built_html / "_sources" / chapters()[-1].with_suffix(".ipynb"), as_version=4)
+    assert any(cell.get("outputs") for cell in executed.cells if cell.cell_type == "code")
+
+
+def test_explorers_show_a_still_image_with_a_note_on_running_them_live(built_html):
+    explorers = 0
+    for page in chapters():
+        text = (built_html / page.with_suffix(".html")).read_text()
+        figures = re.findall(r'<figure class="nnbook-explorer">(.*?)</figure>', text, flags=re.S)
+        for figure in figures:
+            assert '<img src="data:image/png;base64,' in figure
+            assert LIVE_NOTE in figure
+        explorers += len(figures)
+        assert "application/vnd.jupyter.widget-view+json" not in text, f"{page}: a dead widget view in the HTML"
+    assert explorers >= 4, "expected the four explorers of nnbook.widgets in the chapters"
