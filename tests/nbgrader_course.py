@@ -61,6 +61,26 @@ def grade_cells(notebook):
     return [nbgrader_id(cell) for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade")]
 
 
+def secret_lines(notebook, regions=("SOLUTION", "HIDDEN TESTS"), min_length=8):
+    """Code lines found only inside the given nbgrader regions of ``notebook``, never elsewhere in it.
+
+    ``regions`` names the markers (``### BEGIN SOLUTION`` … ``### END SOLUTION``,
+    ``### BEGIN HIDDEN TESTS`` …); comments and lines shorter than ``min_length``
+    are left out, being too common to tell a leak.
+    """
+    secret, public = set(), set()
+    for cell in notebook.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if any(f"BEGIN {region}" in line for region in regions):
+                inside = True
+            elif any(f"END {region}" in line for region in regions):
+                inside = False
+            else:
+                (secret if inside else public).add(line.strip())
+    return {line for line in secret - public if len(line) >= min_length and not line.startswith("#")}
+
+
 def written_answer(source):
     """A solution cell as a student would write it: without nbgrader's markers and the unreachable stub."""
     skipped = ("### BEGIN SOLUTION", "### END SOLUTION", "raise NotImplementedError")

@@ -15,6 +15,7 @@ import pytest
 
 import nnbook
 from book_pages import ROOT, chapters, exercise_notebooks, toc_pages
+from nbgrader_course import secret_lines
 from nnbook.widgets import LIVE_NOTE
 
 pytestmark = pytest.mark.book
@@ -133,19 +134,9 @@ def test_graded_exercises_are_listed_as_student_versions_never_run(built_html):
 
 
 def hidden_test_lines():
-    """Distinctive lines of every solution and hidden-test region of the nbgrader source notebooks."""
-    lines = set()
-    for path in (ROOT / "solutions").rglob("*.ipynb"):
-        for cell in nbformat.read(path, as_version=4).cells:
-            inside = False
-            for line in cell.source.splitlines():
-                if "BEGIN HIDDEN TESTS" in line or "BEGIN SOLUTION" in line:
-                    inside = True
-                elif "END HIDDEN TESTS" in line or "END SOLUTION" in line:
-                    inside = False
-                elif inside and len(line.strip()) >= 30:
-                    lines.add(line.strip())
-    return lines
+    """Distinctive lines (30 characters or more) of every solution and hidden-test region of solutions/."""
+    notebooks = (nbformat.read(path, as_version=4) for path in (ROOT / "solutions").rglob("*.ipynb"))
+    return set().union(*(secret_lines(notebook, min_length=30) for notebook in notebooks))
 
 
 def published_lines():

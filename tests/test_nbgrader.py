@@ -41,6 +41,7 @@ from nbgrader_course import (
     nbgrader,
     nbgrader_id,
     regenerate_command,
+    secret_lines,
     submission,
     submit,
     written_answer,
@@ -143,21 +144,6 @@ def test_exercises_are_what_nbgrader_generates_from_solutions(course):
             else:
                 same = (committed_folder / name).read_bytes() == (generated_folder / name).read_bytes()
                 assert same, f"{how} {name} differs."
-
-
-def secret_lines(notebook):
-    """Code lines found only inside solution or hidden-test regions, never elsewhere in the source notebook."""
-    secret, public = set(), set()
-    for cell in notebook.cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if "BEGIN SOLUTION" in line or "BEGIN HIDDEN TESTS" in line:
-                inside = True
-            elif "END SOLUTION" in line or "END HIDDEN TESTS" in line:
-                inside = False
-            else:
-                (secret if inside else public).add(line.strip())
-    return {line for line in secret - public if len(line) >= 8 and not line.startswith("#")}
 
 
 def released_text(path):

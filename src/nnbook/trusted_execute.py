@@ -1,0 +1,393 @@
+"""nbgrader's Execute step with trusted verdicts: student code in a sandboxed kernel, the tests in the grader.
+
+:class:`SandboxedExecute` is a subclass of nbgrader's ``Execute`` preprocessor
+(itself nbclient's ``NotebookClient``) that the autograder puts in nbgrader's
+pipeline in place of ``Execute``. It starts the kernel in the sandbox of
+:mod:`nnbook.sandbox`, talking to it over unix sockets in the scratch folder
+(``transport="ipc"``: the kernel has no network), and walks the notebook:
+
+* a student's cell (solutions, free cells) runs in the kernel, as usual;
+* a locked instructor cell that is not a test (the setup cell) runs in the
+  kernel *and* in the grader, which keeps its own namespace;
+* a test cell (visible or hidden) never reaches the kernel: it runs in the
+  grader's namespace, where each function the student was asked to write
+  (each name a solution cell of the source notebook defines) is a
+  :class:`StudentFunction`. Calling it sends the arguments to the kernel as
+  plain data (:mod:`nnbook.plaindata`), runs the student's function there
+  (:mod:`nnbook.bridge`), and brings back its result and its arguments as
+  plain data, refusing anything else. The comparisons then run here, in
+  ``nnbook.grading``, on real ``numpy.ndarray`` values, against expected
+  values the grader computes itself; nothing the kernel does can change them.
+
+So the hidden tests' code and the reference values never enter the kernel, and
+a test's outcome is written into the notebook by the grader: a pass, or an
+error whose message is the check's own diagnostic. For hidden tests the numbers
+of the reference are cut out of that message (:func:`redact`). nbgrader's
+``SaveAutoGrades`` then reads these outputs as it always does.
+
+``grading.own_work`` becomes a no-op here: the reference modules are not
+importable in the sandbox at all, so a submission that imports one fails
+where it imports it, with a message saying why.
+"""
+
+import ast
+import contextlib
+import io
+import json
+import math
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+import warnings
+from functools import partial
+
+import nbformat
+import numpy as np
+from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
+from nbgrader import utils
+from nbgrader.preprocessors import Execute
+from traitlets import Any, Bool, Float, Integer, List, Unicode
+
+from . import grading, plaindata, sandbox
+
+HIDDEN_MARK = "BEGIN HIDDEN TESTS"
+MAX_ANSWER_BYTES = 64 * 2**20
+
+
+class NotRun(Exception):
+    """The kernel died or the notebook ran out of time: the test could not run."""
+
+
+class StudentError(Exception):
+    """The student's function raised ``kind`` (or did not answer); ``str()`` is its message."""
+
+    def __init__(self, kind, message):
+        super().__init__(message)
+        self.kind = kind
+
+
+class StudentFunction:
+    """Stands, in the grader, for the student's function ``name``: each call runs it in the sandboxed kernel."""
+
+    def __init__(self, executor, name):
+        self._executor, self._name = executor, name
+
+    def __call__(self, *args, **kwargs):
+        return self._executor.call_student(self._name, args, kwargs)
+
+    def __repr__(self):
+        return f"<the submitted {self._name}>"
+
+
+class TrustedGrading:
+    """``nnbook.grading`` as the grader runs it: the same checks, with ``own_work`` a no-op (see the module doc)."""
+
+    def __getattr__(self, name):
+        return getattr(grading, name)
+
+    @staticmethod
+    def own_work(function_name, allowed=None):
+        return contextlib.nullcontext()
+
+    @staticmethod
+    def check_own_work(function_name, function, *args, allowed=None):
+        return function(*args)
+
+
+def student_names(source_notebook):
+    """The top-level names the solution cells of the (trusted) source notebook define: what the student writes."""
+    names = []
+    for cell in source_notebook.cells:
+        if cell.cell_type != "code" or not utils.is_solution(cell) or utils.is_grade(cell):
+            continue
+        try:
+            body = ast.parse(cell.source).body
+        except SyntaxError:  # IPython syntax (magics): its names cannot be known
+            continue
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.append(node.name)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names += [target.id for target in targets if isinstance(target, ast.Name)]
+    return list(dict.fromkeys(names))
+
+
+_NUMBER = r"-?(?:nan|inf|\d[\d_]*\.?\d*(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?)"
+
+
+def redact(message):
+    """A hidden test's message without the reference's numbers: ``expected 0.731`` becomes ``expected (hidden)``."""
+    message = re.sub(rf"(expected:?\s*){_NUMBER}", r"\1(hidden)", message, flags=re.IGNORECASE)
+    return re.sub(rf"(expected \S+ of |expected array\s*)\[[^\]]*\]", r"\1[…]", message)
+
+
+def write_back(original, after):
+    """Copy into the grader's arrays the changes the student's function made to its arguments in the kernel."""
+    if isinstance(original, np.ndarray) and type(after) is np.ndarray and original.shape == after.shape:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if original.flags.writeable:
+                np.copyto(original, after, casting="unsafe")
+    elif isinstance(original, (list, tuple)) and isinstance(after, (list, tuple)) and len(original) == len(after):
+        for item, changed in zip(original, after):
+            write_back(item, changed)
+    elif isinstance(original, dict) and isinstance(after, dict):
+        for key in original.keys() & after.keys():
+            write_back(original[key], after[key])
+
+
+def read_untrusted(folder_fd, name, limit=MAX_ANSWER_BYTES):
+    """The text of the regular file ``name`` in an open folder the kernel can write to, or ``None``.
+
+    Symbolic links, FIFOs and files over ``limit`` bytes are refused: the
+    grader only ever reads what the kernel wrote, never what it points to.
+    """
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as file:
+        status = os.fstat(file.fileno())
+        if not (status.st_mode & 0o170000 == 0o100000) or status.st_size > limit:
+            return None
+        return file.read(limit + 1)[:limit].decode("utf-8", errors="replace")
+
+
+def error_output(ename, evalue):
+    """An nbformat error output whose traceback is only the message (never the grader's own stack)."""
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel command runs in the sandbox (``command_wrapper`` wraps it)."""
+
+    command_wrapper = Any(None)
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        # An interrupt is a message, which the kernel turns into SIGINT to itself: a signal to the process group
+        # would reach bubblewrap first, which dies of it and takes the kernel with it.
+        self.kernel_spec.interrupt_mode = "message"
+        command = [sys.executable, "-I", "-m", "ipykernel_launcher", "-f", self.connection_file, *(extra_arguments or [])]
+        return self.command_wrapper(command)
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's ``Execute``, with the kernel sandboxed and the test cells run by the grader (module docstring)."""
+
+    scratch = Unicode(help="The throwaway folder of this notebook: the only one the kernel may write to.").tag(config=True)
+    package = Unicode(help="The folder of the package as graded code sees it (sandbox.student_package).").tag(config=True)
+    names = List(Unicode(), help="The names the student was asked to define (student_names).").tag(config=True)
+    isolate = Bool(True, help="Run the kernel under bubblewrap (False: limits only).").tag(config=True)
+    memory = Integer(2 * 2**30, help="Bytes of address space of the kernel.").tag(config=True)
+    cpu_seconds = Integer(600, help="Seconds of CPU time of the kernel.").tag(config=True)
+    notebook_timeout = Float(300.0, help="Seconds for the whole notebook, wall clock.").tag(config=True)
+    output_limit = Integer(100_000, help="Bytes of output kept per cell; the rest is dropped.").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        folders = {name: os.path.join(self.scratch, name) for name in ("work", "io", "home", "tmp", "ipc")}
+        for folder in folders.values():
+            os.makedirs(folder, exist_ok=True)
+        self.io_folder = folders["io"]
+        self.io_fd = os.open(self.io_folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        resources.setdefault("metadata", {})["path"] = folders["work"]
+        self.namespace = {"__name__": "__grader__"}
+        self.namespace.update({name: StudentFunction(self, name) for name in self.names})
+        self.stopped, self.status, self.current_index, self._current_cell = None, "graded", 0, None
+        self.output_bytes = {}
+        self.deadline = time.monotonic() + self.notebook_timeout
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            os.close(self.io_fd)
+
+    # -- the kernel ----------------------------------------------------------------------------------------------------
+
+    def create_kernel_manager(self):
+        limits = sandbox.Limits(memory=self.memory, cpu_seconds=self.cpu_seconds)
+        self.km = SandboxedKernelManager(
+            kernel_name="python3", transport="ipc", ip=os.path.join(self.scratch, "ipc", "kernel"),
+            connection_file=os.path.join(self.scratch, "ipc", "kernel.json"), config=self.config,
+            command_wrapper=partial(sandbox.wrap, scratch=self.scratch, workdir=os.path.join(self.scratch, "work"),
+                                    package=self.package, limits=limits, isolate=self.isolate),
+        )
+        return self.km
+
+    async def async_start_new_kernel(self, **kwargs):
+        kwargs.setdefault("stdout", subprocess.DEVNULL)  # the kernel's own streams go nowhere
+        kwargs.setdefault("stderr", subprocess.DEVNULL)
+        return await super().async_start_new_kernel(**kwargs)
+
+    start_new_kernel = run_sync(async_start_new_kernel)
+
+    def _get_timeout(self, cell):
+        remaining = self.deadline - time.monotonic()
+        return max(1, math.ceil(min(self.timeout or remaining, remaining)))
+
+    def output(self, outs, msg, display_id, cell_index):
+        used = self.output_bytes.get(id(outs), 0)
+        size = len(json.dumps(msg.get("content", {}), default=str)) if used <= self.output_limit else 0
+        self.output_bytes[id(outs)] = used + size
+        if used + size <= self.output_limit:
+            return super().output(outs, msg, display_id, cell_index)
+        if used <= self.output_limit:
+            outs.append(nbformat.v4.new_output(
+                "stream", name="stdout", text=f"\n[… output cut: more than {self.output_limit:,} bytes …]\n"))
+        return None
+
+    def stop(self, status, reason):
+        """No more kernel: the remaining tests fail with ``reason``."""
+        if self.stopped is None:
+            self.stopped, self.status = reason, status
+            self.shutdown_kernel = "immediate"
+
+    def run_in_kernel(self, cell, index, store_history):
+        """Execute ``cell`` in the kernel; ``False`` if the kernel died or the notebook ran out of time."""
+        try:
+            self.execute_cell(cell, index, store_history=store_history)
+        except DeadKernelError:
+            self.stop("kernel died", f"the kernel died{self._exit_status()} while running cell {index}")
+            return False
+        except CellTimeoutError:
+            cell.outputs = [*cell.get("outputs", []), error_output("CellTimeoutError", "the cell timed out")]
+        if not any(output.get("ename") == "CellTimeoutError" for output in cell.get("outputs", [])):
+            return True
+        if time.monotonic() >= self.deadline - 0.5:
+            self.stop("timed out", f"the notebook ran out of time ({self.notebook_timeout:g} s) in cell {index}")
+            return False
+        if not self._responsive():
+            self.stop("timed out", f"cell {index} did not finish in time, and the kernel ignored the interrupt")
+            return False
+        return True
+
+    def _responsive(self):
+        """Whether the kernel, interrupted after a timeout, answers again (a loop that ignores interrupts does not)."""
+        probe = nbformat.v4.new_code_cell("pass")
+        timeout, self.timeout = self.timeout, min(self.timeout or 10, 10)
+        try:
+            self.execute_cell(probe, self.current_index, store_history=False)
+        except (DeadKernelError, CellTimeoutError):
+            return False
+        finally:
+            self.timeout = timeout
+            self.nb.cells[self.current_index] = self._current_cell
+        return not any(output.get("ename") == "CellTimeoutError" for output in probe.outputs)
+
+    def _exit_status(self):
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        code = process.poll() if process is not None else None
+        if code is None:
+            return ""
+        if code in (137, -9):
+            return " (killed, e.g. out of memory)"
+        if code in (152, -24):
+            return f" (CPU time limit of {self.cpu_seconds} s)"
+        return f" (exit status {code})"
+
+    # -- the cells -----------------------------------------------------------------------------------------------------
+
+    def preprocess_cell(self, cell, resources, index):
+        self.current_index, self._current_cell = index, cell
+        if cell.cell_type != "code":
+            return cell, resources
+        if utils.is_grade(cell) and not utils.is_solution(cell):
+            cell.outputs = self.run_test(cell)
+            cell.execution_count = None
+            return cell, self.resources
+        if self.stopped:
+            cell.outputs = []
+            return cell, self.resources
+        if utils.is_locked(cell) and not utils.is_solution(cell):  # instructor code: the grader runs it too
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(compile(cell.source, f"<cell {index}>", "exec"), self.namespace)  # noqa: S102 (trusted source)
+            self._trust_grading()
+        self.run_in_kernel(cell, index, store_history=True)
+        return cell, self.resources
+
+    def _trust_grading(self):
+        for name, value in list(self.namespace.items()):
+            if value is grading:
+                self.namespace[name] = TrustedGrading()
+
+    def run_test(self, cell):
+        """Run a test cell in the grader; its outputs: what it printed (visible tests), then an error if it failed."""
+        hidden = HIDDEN_MARK in cell.source
+        if self.stopped:
+            return [error_output("NotRun", f"This test could not run: {self.stopped}.")]
+        printed = io.StringIO()
+        error = None
+        try:
+            with contextlib.redirect_stdout(printed), warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                exec(compile(cell.source, "<test>", "exec"), self.namespace)  # noqa: S102 (the instructor's test)
+        except NotRun:
+            error = error_output("NotRun", f"This test could not run: {self.stopped}.")
+        except StudentError as failure:
+            error = error_output(failure.kind, str(failure))
+        except AssertionError as failure:
+            error = error_output("AssertionError", redact(str(failure)) if hidden else str(failure))
+        except Exception as failure:  # noqa: BLE001 (whatever goes wrong, the test fails with its reason)
+            message = f"{type(failure).__name__}: {failure}"[:1000]
+            error = error_output(type(failure).__name__, redact(message) if hidden else message)
+        self._trust_grading()
+        outputs = []
+        text = printed.getvalue()[:10_000]
+        if text and not hidden:
+            outputs.append(nbformat.v4.new_output("stream", name="stdout", text=text))
+        if error is not None:
+            outputs.append(error)
+        return outputs
+
+    # -- a call of the student's function ------------------------------------------------------------------------------
+
+    def call_student(self, name, args, kwargs):
+        """Run the student's ``name(*args, **kwargs)`` in the kernel; its result, as plain data checked here."""
+        if self.stopped:
+            raise NotRun(self.stopped)
+        request = f"call-{secrets.token_hex(8)}.json"
+        text = plaindata.dumps([name, list(args), dict(kwargs)])
+        fd = os.open(request, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=self.io_fd)
+        with os.fdopen(fd, "w") as file:
+            file.write(text)
+        code = f"__import__('nnbook.bridge').bridge.serve({self.io_folder!r}, {request!r}, globals())"
+        probe = nbformat.v4.new_code_cell(code)
+        try:
+            ran = self.run_in_kernel(probe, self.current_index, store_history=False)
+        finally:
+            self.nb.cells[self.current_index] = self._current_cell  # nbclient puts the cell it ran at its index
+        if not ran:
+            raise NotRun(self.stopped)
+        if any(output.get("ename") == "CellTimeoutError" for output in probe.outputs):
+            raise StudentError("TimeoutError", f"{name} did not return within {self.timeout:g} s (an endless loop?)")
+        answer = read_untrusted(self.io_fd, request + ".out")
+        for leftover in (request, request + ".out"):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover, dir_fd=self.io_fd)
+        if answer is None:
+            errors = [f"{output.ename}: {output.evalue}" for output in probe.outputs if output.output_type == "error"]
+            raise StudentError("NoAnswer", f"the call of {name} did not come back from the notebook's kernel"
+                                           + (f" ({errors[0][:300]})" if errors else ""))
+        try:
+            answer = plaindata.loads(answer)
+            if not isinstance(answer, dict) or not ({"result", "args", "kwargs"} <= answer.keys() or "error" in answer):
+                raise plaindata.PlainDataError("not an answer")
+        except plaindata.PlainDataError as problem:
+            raise StudentError("NoAnswer", f"the answer of {name} is not plain data ({problem})") from None
+        if "error" in answer:
+            kind, message = (list(answer["error"]) + ["", ""])[:2]
+            kind = kind if isinstance(kind, str) and kind.isidentifier() else "Error"
+            hint = " (the kernel is limited to {:.3g} GiB of memory)".format(self.memory / 2**30) if kind == "MemoryError" else ""
+            raise StudentError(kind[:60], f"{str(message)[:1000]}{hint}")
+        write_back(list(args), answer["args"])
+        write_back(dict(kwargs), answer["kwargs"])
+        return answer["result"]
+
+
+def _first_line(source):
+    line = source.strip().splitlines()[0] if source.strip() else ""
+    return line[:80]
