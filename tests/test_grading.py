@@ -438,3 +438,13 @@ def test_check_own_work_returns_the_value_or_names_the_reference():
     assert grading.check_own_work("double", lambda x: 2 * x, 3) == 6
     with pytest.raises(AssertionError, match=r"relu calls nnbook\.activations\.relu"):
         grading.check_own_work("relu", relu, np.ones(2))
+
+
+def test_reference_input_gradients_are_the_vector_jacobian_products():
+    rng = np.random.default_rng(0)
+    A, B, dout = rng.standard_normal((3, 4)), rng.standard_normal((4, 2)), rng.standard_normal((3, 2))
+    dA, dB = grading.reference_input_gradients(lambda a, b: a @ b, dout, A, B)
+    np.testing.assert_allclose(dA, dout @ B.T)
+    np.testing.assert_allclose(dB, A.T @ dout)
+    (dx,) = grading.reference_input_gradients(lambda x: x.sum(axis=0), np.array([1.0, 2.0]), np.ones((3, 2)))
+    np.testing.assert_array_equal(dx, [[1.0, 2.0]] * 3)

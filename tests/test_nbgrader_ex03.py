@@ -1,0 +1,169 @@
+"""ex03, computation graphs, survives nbgrader's round trip: generate, submit, autograde, feedback, export.
+
+On a temporary copy of the course (see ``nbgrader_course.py``), one
+``autograde`` run grades these made-up students:
+
+=============  =====================================================================  =======
+student        submission                                                             score
+=============  =====================================================================  =======
+``solution``   the source notebook itself                                             16 / 16
+``untouched``  the student version as released                                         0 / 16
+``partial``    right ``mul``, ``exp`` and ``log`` rules; ``add_backward`` that         6 / 16
+               forgets to un-broadcast; ``backprop`` that overwrites gradients
+               instead of adding them; the rest untouched
+``borrower``   every answer right, but ``mul_backward`` computed with the package's   14 / 16
+               engine ``nnbook.autodiff``
+=============  =====================================================================  =======
+"""
+
+import csv
+
+import nbformat
+import pytest
+from nbgrader_course import (
+    autograded,
+    cell_scores,
+    cells_by_id,
+    errors,
+    grade_cells,
+    make_course,
+    nbgrader,
+    nbgrader_id,
+    submission,
+    submit,
+    written_answer,
+)
+
+pytestmark = pytest.mark.nbgrader
+
+ASSIGNMENT, NOTEBOOK = "ex03", "computation_graphs.ipynb"
+RULES = ("mul", "add", "matmul", "exp", "log", "sum", "sigmoid")
+FUNCTIONS = (*(f"{rule}_backward" for rule in RULES), "backprop")
+GRADE_CELLS = [f"test_{name}{suffix}" for name in FUNCTIONS for suffix in ("", "_hidden")]
+
+
+def function_of(grade_cell):
+    """The function a grade cell tests: ``test_mul_backward_hidden`` -> ``mul_backward``."""
+    return grade_cell.removeprefix("test_").removesuffix("_hidden")
+
+NO_UNBROADCAST = '''
+def add_backward(dout, a_shape, b_shape):
+    return dout, dout  # forgets that a broadcast input collects the gradient of every copy
+'''
+
+OVERWRITING_BACKPROP = '''
+def backprop(n_nodes, edges, output):
+    parents = [[] for _ in range(n_nodes)]
+    for child, parent, local in edges:
+        parents[child].append((parent, local))
+    order, visited = [], set()
+
+    def visit(node):
+        if node not in visited:
+            visited.add(node)
+            for parent, _ in parents[node]:
+                visit(parent)
+            order.append(node)
+
+    visit(output)
+    grads = np.zeros(n_nodes)
+    grads[output] = 1.0
+    for node in reversed(order):
+        for parent, local in parents[node]:
+            grads[parent] = grads[node] * local  # overwrites what another use of the parent contributed
+    return grads
+'''
+
+ENGINE_MUL = '''
+from nnbook.autodiff import Tensor
+
+def mul_backward(dout, a, b):
+    ta, tb = Tensor(a), Tensor(b)
+    (ta * tb * Tensor(dout)).sum().backward()
+    return ta.grad, tb.grad
+'''
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp("course"), [ASSIGNMENT])
+    source = nbformat.read(course / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    release = nbformat.read(course / "exercises" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    answers = {name: written_answer(cells_by_id(source)[name].source) for name in FUNCTIONS}
+    right = {name: answers[name] for name in ("mul_backward", "exp_backward", "log_backward")}
+    wrong = {"add_backward": NO_UNBROADCAST, "backprop": OVERWRITING_BACKPROP}
+
+    submit(course, ASSIGNMENT, "solution", NOTEBOOK, source)
+    submit(course, ASSIGNMENT, "untouched", NOTEBOOK, release)
+    submit(course, ASSIGNMENT, "partial", NOTEBOOK, submission(release, {**right, **wrong}))
+    submit(course, ASSIGNMENT, "borrower", NOTEBOOK, submission(release, {**answers, "mul_backward": ENGINE_MUL}))
+    nbgrader(course, "autograde", ASSIGNMENT)
+    nbgrader(course, "generate_feedback", ASSIGNMENT)
+    nbgrader(course, "export", "--to=grades.csv")
+    return course, cell_scores(course, ASSIGNMENT, ["solution", "untouched", "partial", "borrower"])
+
+
+def test_every_function_has_a_visible_and_a_hidden_test_worth_one_point():
+    from nbgrader_course import ROOT
+
+    source = nbformat.read(ROOT / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    assert grade_cells(source) == GRADE_CELLS
+    assert all(cells_by_id(source)[cell].metadata.nbgrader["points"] == 1 for cell in GRADE_CELLS)
+
+
+def test_the_solution_gets_full_marks(graded):
+    course, scores = graded
+    assert scores["solution"] == dict.fromkeys(GRADE_CELLS, 1.0)
+    for cell in autograded(course, ASSIGNMENT, "solution", NOTEBOOK).cells:
+        for output in cell.get("outputs", []):
+            assert output.output_type != "error" and output.get("name") != "stderr", (nbgrader_id(cell), output)
+
+
+def test_the_untouched_student_version_gets_zero_and_fails_only_with_not_implemented(graded):
+    course, scores = graded
+    assert scores["untouched"] == dict.fromkeys(GRADE_CELLS, 0.0)
+    cells = cells_by_id(autograded(course, ASSIGNMENT, "untouched", NOTEBOOK))
+    for grade_id in GRADE_CELLS:
+        (error,) = errors(cells[grade_id])
+        assert error.ename == "NotImplementedError" and error.evalue.startswith("ex03: "), (grade_id, error.evalue)
+
+
+def test_a_partly_correct_submission_gets_exactly_its_points(graded):
+    course, scores = graded
+    right = ("mul_backward", "exp_backward", "log_backward")
+    assert scores["partial"] == {cell: float(function_of(cell) in right) for cell in GRADE_CELLS}
+    cells = cells_by_id(autograded(course, ASSIGNMENT, "partial", NOTEBOOK))
+    (error,) = errors(cells["test_add_backward"])
+    assert error.evalue == (
+        "db for b of shape (3,) added to (2, 3): expected shape (3,), got shape (2, 3). "
+        "db is dout itself: b was broadcast along a new first axis, so sum dout over axis 0."
+    )
+    (error,) = errors(cells["test_backprop"])
+    assert error.evalue.startswith("grads for b = a + a, c = b * b: ")
+    assert error.evalue.endswith(
+        "Likely mistake: a node used twice gets one contribution per use: add to grads[parent] (+=), "
+        "do not overwrite it."
+    )
+    (error,) = errors(cells["test_sum_backward"])
+    assert error.ename == "NotImplementedError" and error.evalue == "ex03: sum_backward"
+
+
+def test_the_package_engine_in_place_of_a_rule_earns_nothing(graded):
+    course, scores = graded
+    assert scores["borrower"] == {cell: float(function_of(cell) != "mul_backward") for cell in GRADE_CELLS}
+    cells = cells_by_id(autograded(course, ASSIGNMENT, "borrower", NOTEBOOK))
+    for grade_id in ("test_mul_backward", "test_mul_backward_hidden"):
+        (error,) = errors(cells[grade_id])
+        assert error.evalue.startswith("mul_backward calls nnbook.autodiff."), error.evalue
+
+
+def test_feedback_and_export(graded):
+    course, scores = graded
+    totals = {student: sum(cells.values()) for student, cells in scores.items()}
+    assert totals == {"solution": 16.0, "untouched": 0.0, "partial": 6.0, "borrower": 14.0}
+    for student, total in totals.items():
+        html = course / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")
+        assert f"computation_graphs (Score: {total:.1f} / 16.0)" in html.read_text(), student
+    with open(course / "grades.csv", newline="") as file:
+        rows = {row["student_id"]: float(row["score"]) for row in csv.DictReader(file) if row["assignment"] == ASSIGNMENT}
+    assert rows == totals
