@@ -120,5 +120,12 @@ def autograded(course, assignment, student, notebook_name):
     return nbformat.read(course / "autograded" / student / assignment / notebook_name, as_version=4)
 
 
+def assert_ran_cleanly(notebook):
+    """Assert that no cell of an autograded ``notebook`` raised an error or wrote to stderr."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            assert output.output_type != "error" and output.get("name") != "stderr", (nbgrader_id(cell), output)
+
+
 def errors(cell):
     return [output for output in cell.get("outputs", []) if output.output_type == "error"]

@@ -27,6 +27,7 @@ import csv
 import nbformat
 import pytest
 from nbgrader_course import (
+    assert_ran_cleanly,
     ROOT,
     autograded,
     cell_scores,
@@ -35,7 +36,6 @@ from nbgrader_course import (
     grade_cells,
     make_course,
     nbgrader,
-    nbgrader_id,
     submission,
     submit,
     written_answer,
@@ -198,9 +198,7 @@ def test_every_test_cell_runs_the_graded_function_under_own_work(source):
 def test_the_solution_gets_full_marks(graded):
     course, scores = graded
     assert scores["solution"] == dict.fromkeys(GRADE_CELLS, 1.0)
-    for cell in autograded(course, ASSIGNMENT, "solution", NOTEBOOK).cells:
-        for output in cell.get("outputs", []):
-            assert output.output_type != "error" and output.get("name") != "stderr", (nbgrader_id(cell), output)
+    assert_ran_cleanly(autograded(course, ASSIGNMENT, "solution", NOTEBOOK))
 
 
 def test_the_untouched_student_version_gets_zero_and_fails_only_with_not_implemented(graded):

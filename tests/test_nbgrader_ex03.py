@@ -21,6 +21,7 @@ import csv
 import nbformat
 import pytest
 from nbgrader_course import (
+    assert_ran_cleanly,
     autograded,
     cell_scores,
     cells_by_id,
@@ -28,7 +29,6 @@ from nbgrader_course import (
     grade_cells,
     make_course,
     nbgrader,
-    nbgrader_id,
     submission,
     submit,
     written_answer,
@@ -114,9 +114,7 @@ def test_every_function_has_a_visible_and_a_hidden_test_worth_one_point():
 def test_the_solution_gets_full_marks(graded):
     course, scores = graded
     assert scores["solution"] == dict.fromkeys(GRADE_CELLS, 1.0)
-    for cell in autograded(course, ASSIGNMENT, "solution", NOTEBOOK).cells:
-        for output in cell.get("outputs", []):
-            assert output.output_type != "error" and output.get("name") != "stderr", (nbgrader_id(cell), output)
+    assert_ran_cleanly(autograded(course, ASSIGNMENT, "solution", NOTEBOOK))
 
 
 def test_the_untouched_student_version_gets_zero_and_fails_only_with_not_implemented(graded):

@@ -124,7 +124,7 @@ _NUMBER = r"-?(?:nan|inf|\d[\d_]*\.?\d*(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?)"
 def redact(message):
     """A hidden test's message without the reference's numbers: ``expected 0.731`` becomes ``expected (hidden)``."""
     message = re.sub(rf"(expected:?\s*){_NUMBER}", r"\1(hidden)", message, flags=re.IGNORECASE)
-    return re.sub(rf"(expected \S+ of |expected array\s*)\[[^\]]*\]", r"\1[…]", message)
+    return re.sub(r"(expected \S+ of |expected array\s*)\[[^\]]*\]", r"\1[…]", message)
 
 
 def write_back(original, after):
