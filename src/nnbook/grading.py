@@ -305,3 +305,72 @@ def reference_input_gradients(expression, dout, *inputs):
     tensors = [Tensor(np.asarray(value, dtype=np.float64)) for value in inputs]
     (expression(*tensors) * Tensor(np.asarray(dout, dtype=np.float64), requires_grad=False)).sum().backward()
     return [tensor.grad for tensor in tensors]
+
+
+# ---- reference networks for the hidden tests of ex02 (backprop by hand) -----------------------------------------
+
+
+def _forward_recording(network, X):
+    """``[A0 = X, then the output of every layer]``: the arrays of a forward pass, in order."""
+    arrays = [X]
+    for layer in network.layers:
+        arrays.append(layer.forward(arrays[-1]))
+    return arrays
+
+
+def _parameters_and_gradients(network, dX):
+    """``params`` ``{"W1", "b1", …}`` and ``grads`` ``{"dW1", "db1", …, "dX"}`` of a network after its backward pass."""
+    linears = network.layers[::2]
+    params = {f"{name}{l}": linear.params[name] for l, linear in enumerate(linears, 1) for name in "Wb"}
+    grads = {f"d{name}{l}": linear.grads[name] for l, linear in enumerate(linears, 1) for name in "Wb"}
+    return params, {**grads, "dX": dX}
+
+
+def one_hidden_reference(seed, m, n_x, n_h):
+    """A random one-hidden-layer problem, run forward and backward by the package's layers.
+
+    The network is ``Linear(n_x, n_h) → tanh → Linear(n_h, 1) → sigmoid`` with
+    the mean binary cross-entropy. Returns ``(X, y, params, cache, grads)``:
+    ``X : (m, n_x)``, labels ``y : (m,)`` in {0., 1.}, ``params`` ``W1 : (n_h, n_x)``,
+    ``b1 : (n_h,)``, ``W2 : (1, n_h)``, ``b2 : (1,)``, ``cache`` ``A0 = X``,
+    ``Z1``, ``A1 : (m, n_h)``, ``Z2``, ``A2 : (m, 1)``, and ``grads`` ``dW1``,
+    ``db1``, ``dW2``, ``db2``, ``dX`` of the cost. The same seed gives the same problem.
+    """
+    from . import layers, losses  # not at the top: graded code may import this module without them
+
+    rng = np.random.default_rng(seed)
+    network = layers.Sequential(layers.Linear(n_x, n_h, "xavier", rng), layers.Tanh(),
+                                layers.Linear(n_h, 1, "xavier", rng), layers.Sigmoid())
+    for linear in network.layers[::2]:
+        linear.params["b"][...] = rng.standard_normal(linear.n_out)
+    X, y = 2 * rng.standard_normal((m, n_x)), rng.integers(0, 2, size=m).astype(float)
+    arrays = _forward_recording(network, X)
+    dX = network.backward(losses.binary_cross_entropy(arrays[-1], y[:, None])[1])
+    params, grads = _parameters_and_gradients(network, dX)
+    return X, y, params, dict(zip(("A0", "Z1", "A1", "Z2", "A2"), arrays)), grads
+
+
+def deep_relu_reference(seed, m, sizes):
+    """A random deep ReLU problem with a softmax cross-entropy, run forward and backward by the package's layers.
+
+    ``sizes = (n_x, n^[1], …, n^[L])``. Returns ``(X, y, params, cache, grads)``:
+    ``X : (m, n_x)``, labels ``y : (m,)`` in ``{0, …, n^[L] − 1}``, ``params``
+    ``W1, b1, …, WL, bL``, ``cache`` ``A0 = X, Z1, A1, …, A{L−1}, ZL``, and
+    ``grads`` ``dW1, db1, …, dWL, dbL, dX`` of the mean cost, plus ``dZL``, the
+    gradient at the scores, ``(softmax(ZL) − Y) / m``.
+    """
+    from . import layers
+
+    rng = np.random.default_rng(seed)
+    network = layers.mlp(sizes, "relu", seed=rng)
+    for linear in network.layers[::2]:
+        linear.params["b"][...] = 0.5 * rng.standard_normal(linear.n_out)
+    X, y = rng.standard_normal((m, sizes[0])), rng.integers(0, sizes[-1], size=m)
+    arrays = _forward_recording(network, X)
+    loss = layers.SoftmaxCrossEntropy()
+    loss.forward(arrays[-1], y)
+    dX = network.backward(loss.backward())
+    params, grads = _parameters_and_gradients(network, dX)
+    L = len(sizes) - 1
+    keys = ["A0", *(f"{kind}{l}" for l in range(1, L) for kind in "ZA"), f"Z{L}"]
+    return X, y, params, dict(zip(keys, arrays)), {**grads, f"dZ{L}": loss.backward()}
