@@ -15,7 +15,6 @@ it, unless ``NNBOOK_REQUIRE_SANDBOX=1`` (CI), which makes the skip a failure.
 import copy
 import csv
 import hashlib
-import os
 import subprocess
 import sys
 import time
@@ -24,8 +23,8 @@ import nbformat
 import pytest
 from adversarial.ex01 import CASES, GRADE_CELLS, NOTEBOOK
 from nbgrader_course import cell_scores, cells_by_id, make_course, nbgrader_env, secret_lines
+from optional import require_sandbox
 
-from nnbook import sandbox
 
 pytestmark = pytest.mark.autograde
 
@@ -71,11 +70,7 @@ def digests(course):
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    problem = sandbox.isolation_problem()
-    if problem and os.environ.get("NNBOOK_REQUIRE_SANDBOX") == "1":
-        pytest.fail(f"NNBOOK_REQUIRE_SANDBOX=1 but the sandbox cannot run: {problem}")
-    if problem:
-        pytest.skip(f"the corpus is graded sandboxed only: {problem}")
+    require_sandbox()
     course = make_course(tmp_path_factory.mktemp("course"), ["ex01"])
     release = nbformat.read(course / "exercises" / "ex01" / NOTEBOOK, as_version=4)
     honest, others = CASES[0], CASES[1:]
