@@ -21,8 +21,8 @@ gradient is the upstream gradient *summed* over that axis (:func:`unbroadcast`).
 
 import numpy as np
 
-from .activations import log_softmax, sigmoid, softmax
-from .losses import one_hot
+from .activations import sigmoid
+from .losses import softmax_cross_entropy
 
 
 def unbroadcast(grad, shape):
@@ -145,7 +145,10 @@ class Tensor:
             raise TypeError(f"only a constant scalar exponent is supported, got {type(exponent).__name__}")
 
         def backward():
-            self.grad += out.grad * exponent * self.data ** (exponent - 1)
+            # d(x^p)/dx = p x^(p−1), computed directly; for p = 0 the output is the
+            # constant 1, whose derivative is 0 even at x = 0 (where 0 · 0^(−1) is NaN)
+            local = np.zeros_like(self.data) if exponent == 0 else exponent * self.data ** (exponent - 1)
+            self.grad += out.grad * local
 
         out = self._child(self.data**exponent, (self,), f"**{exponent}", backward)
         return out
@@ -257,15 +260,18 @@ class Tensor:
         return out
 
     def softmax_cross_entropy(self, y):
-        """Mean softmax cross-entropy of logits ``(m, K)`` against integer labels ``y : (m,)``; a scalar."""
+        """Mean softmax cross-entropy of logits ``(m, K)`` against integer labels ``y : (m,)``; a scalar.
+
+        One fused node: the cost and its local gradient ``dZ = (softmax(Z) − Y)/m``
+        both come from :func:`nnbook.losses.softmax_cross_entropy` in the forward
+        pass (exact even for a confident right answer); backward scales ``dZ``.
+        """
         if self.ndim != 2:
             raise ValueError(f"softmax_cross_entropy needs logits of shape (m, K), got {self.shape}")
-        Y = one_hot(np.asarray(y), self.shape[1])
-        m = self.shape[0]
+        loss, dZ = softmax_cross_entropy(self.data, np.asarray(y))
 
         def backward():
-            self.grad += out.grad * (softmax(self.data, axis=1) - Y) / m
+            self.grad += out.grad * dZ
 
-        loss = -np.sum(Y * log_softmax(self.data, axis=1)) / m
         out = self._child(loss, (self,), "softmax_cross_entropy", backward)
         return out

@@ -8,7 +8,7 @@ shape. Because ``J`` is a mean, every gradient carries a factor ``1/m``.
 
 import numpy as np
 
-from .activations import log_softmax, sigmoid, softmax, softplus
+from .activations import sigmoid, softplus
 from .validation import as_float_array, check_finite, check_ndim, check_rows_match, check_same_shape
 
 #: Probabilities are clipped to ``[EPS, 1 - EPS]`` before taking a log.
@@ -76,7 +76,12 @@ def binary_cross_entropy_with_logits(z, y):
     """Binary cross-entropy of ``a = σ(z)`` computed from the logits ``z``.
 
     Since ``−log σ(z) = softplus(−z)`` and ``−log(1 − σ(z)) = softplus(z)``,
-    the loss is ``softplus(z) − y z``, finite for any ``z``.
+    the loss is ``y softplus(−z) + (1 − y) softplus(z)``, finite for any ``z``.
+    It equals ``softplus(z) − y z``, but that form cancels for a confident right
+    answer (``z = 30, y = 1``: ``30.000000000000092 − 30``) and keeps only a few
+    correct digits of the tiny loss; a sum of non-negative terms loses none.
+    The gradient is written the same way, ``σ(z) − y = (1 − y) σ(z) − y σ(−z)``,
+    so that ``σ(−z)`` is never computed as ``1 − σ(z)``.
 
     Parameters
     ----------
@@ -90,8 +95,8 @@ def binary_cross_entropy_with_logits(z, y):
     """
     z, y = _prepare(z, y, "z")
     m = z.shape[0]
-    J = np.sum(softplus(z) - y * z) / m
-    return J, (sigmoid(z) - y) / m
+    J = np.sum(y * softplus(-z) + (1.0 - y) * softplus(z)) / m
+    return J, ((1.0 - y) * sigmoid(z) - y * sigmoid(-z)) / m
 
 
 def one_hot(y, n_classes=None):
@@ -120,13 +125,31 @@ def softmax_cross_entropy(Z, y):
     J : float
     dZ : ``(m, K)``, ``(softmax(Z) − Y) / m`` with ``Y`` the one-hot labels.
 
-    The log-softmax is computed with the log-sum-exp shift, so huge logits are fine.
+    The log-softmax is computed with the log-sum-exp shift, so huge logits are
+    fine. Each row is shifted by its maximum ``c = z_top``, and the other classes
+    are summed apart, ``S = Σ_{k≠top} e^{z_k − c} ≤ K − 1``, so that
+
+    ``log softmax(z)_k = (z_k − c) − log1p(S)``,  ``softmax(z)_k = e^{z_k − c} / (1 + S)``.
+
+    When the labelled class leads, its loss is ``log1p(S)`` and its gradient
+    ``−Σ_{k≠y} softmax(z)_k``: both keep full relative accuracy however small
+    they are, where ``log(1 + S)`` and ``softmax(z)_y − 1`` round most of ``S`` away.
     """
     Z = check_finite(check_ndim(as_float_array(Z, "Z"), "Z", 2), "Z")
     y = np.asarray(y)
     check_rows_match(Z, y, "Z", "y")
     Y = one_hot(y, Z.shape[1]) if y.ndim == 1 else check_finite(as_float_array(y, "y"), "y")
     check_same_shape(Z, Y, "Z", "one-hot y")
-    m = Z.shape[0]
-    J = -np.sum(Y * log_softmax(Z, axis=1)) / m
-    return J, (softmax(Z, axis=1) - Y) / m
+    m, rows = Z.shape[0], np.arange(Z.shape[0])
+    top = np.argmax(Z, axis=1)  # the leading class of each row, (m,)
+    shifted = Z - Z[rows, top][:, None]  # z − c ≤ 0, exactly 0 at the top class
+    E = np.exp(shifted)
+    E[rows, top] = 0.0  # keep only the other classes
+    S = E.sum(axis=1, keepdims=True)  # (m, 1)
+    log_P = shifted - np.log1p(S)  # log softmax(Z)
+    P = E / (1.0 + S)  # softmax(Z), except 0 at the top class
+    J = -np.sum(Y * log_P) / m
+    dZ = P - Y
+    # at the top class softmax − Y = (1 − Y) − Σ_{k≠top} softmax_k: exact for a confident right answer
+    dZ[rows, top] = (1.0 - Y[rows, top]) - P.sum(axis=1)
+    return J, dZ / m
