@@ -4,6 +4,7 @@ Every message is asserted word for word where it matters: it is the only
 feedback a student gets from a hidden test.
 """
 
+import math
 import sys
 
 import numpy as np
@@ -26,9 +27,9 @@ def failure(check, *args, **kwargs):
 
 
 def test_tolerances_are_defined_in_one_place():
-    assert grading.TOLERANCES == {"value": 1e-7, "gradient": 1e-6}
-    assert grading.tolerance("gradient") == 1e-6
-    with pytest.raises(ValueError, match=r"unknown kind 'grad'; choose one of \['gradient', 'value'\]"):
+    assert grading.TOLERANCES == {"value": 1e-10, "gradient": 1e-12, "numerical": 1e-6}
+    assert grading.tolerance("gradient") == 1e-12
+    with pytest.raises(ValueError, match=r"unknown kind 'grad'; choose one of \['gradient', 'numerical', 'value'\]"):
         grading.tolerance("grad")
     with pytest.raises(ValueError, match="unknown kind"):
         grading.check_array("dw", np.zeros(2), np.zeros(2), kind="loose")
@@ -36,10 +37,10 @@ def test_tolerances_are_defined_in_one_place():
 
 def test_the_kind_selects_the_tolerance():
     expected = np.array([1.0, 2.0])
-    close = expected * (1 + 5e-7)  # relative error 5e-7: a gradient, not a value
-    grading.check_array("dw", close, expected, kind="gradient")
-    message = failure(grading.check_array, "J", close, expected, kind="value")
-    assert message.startswith("J: relative error 5e-07 exceeds 1e-07")
+    close = expected * (1 + 5e-7)  # relative error 5e-7: as close as a numerical gradient gets, not a closed form
+    grading.check_array("dw", close, expected, kind="numerical")
+    message = failure(grading.check_array, "dw", close, expected, kind="gradient")
+    assert message.startswith("dw: relative error 5e-07 exceeds 1e-12")
 
 
 def test_the_tolerances_can_be_changed_in_one_place(monkeypatch):
@@ -224,14 +225,14 @@ def test_a_wrong_value_reports_the_largest_error_and_where():
     actual[1, 0] = 3.5
     message = failure(grading.check_array, "dW", actual, expected)
     assert message == (
-        "dW: relative error 0.125 exceeds 1e-06; largest difference at index (1, 0): got 3.5, expected 3"
+        "dW: relative error 0.125 exceeds 1e-12; largest difference at index (1, 0): got 3.5, expected 3"
     )
 
 
 def test_a_transposed_square_matrix_is_recognized():
     expected = np.array([[1.0, 2.0], [3.0, 4.0]])
     message = failure(grading.check_array, "dW", expected.T, expected)
-    assert message.startswith("dW: relative error 0.25 exceeds 1e-06; largest difference at index (0, 1)")
+    assert message.startswith("dW: relative error 0.25 exceeds 1e-12; largest difference at index (0, 1)")
     assert message.endswith(
         ". Likely mistake: It is the transpose of the expected array: check the order of the factors of a product."
     )
@@ -241,7 +242,7 @@ def test_a_wrong_sign_is_recognized():
     expected = np.array([0.5, -1.5])
     message = failure(grading.check_array, "dw", -expected, expected)
     assert message == (
-        "dw: relative error 2 exceeds 1e-06; largest difference at index (1,): got 1.5, expected -1.5. "
+        "dw: relative error 2 exceeds 1e-12; largest difference at index (1,): got 1.5, expected -1.5. "
         "Likely mistake: It has the wrong sign: its opposite would be right (a − y versus y − a? + versus −?)."
     )
 
@@ -272,7 +273,7 @@ def test_no_batch_hint_without_a_batch_size_or_with_a_single_example():
 
 def test_an_unrecognized_wrong_value_gets_no_hint():
     message = failure(grading.check_array, "dw", np.array([0.1, 0.2]), np.array([0.5, -1.5]), batch_size=4)
-    assert message == "dw: relative error 1.13 exceeds 1e-06; largest difference at index (1,): got 0.2, expected -1.5"
+    assert message == "dw: relative error 1.13 exceeds 1e-12; largest difference at index (1,): got 0.2, expected -1.5"
 
 
 def test_a_known_mistake_is_named_by_its_description():
@@ -351,7 +352,7 @@ def test_one_value_per_example_instead_of_a_number():
 
 def test_a_wrong_scalar():
     message = failure(grading.check_scalar, "J", 0.5, 0.25)
-    assert message == "J: relative error 0.5 exceeds 1e-07; largest difference at index (): got 0.5, expected 0.25"
+    assert message == "J: relative error 0.5 exceeds 1e-10; largest difference at index (): got 0.5, expected 0.25"
     message = failure(grading.check_scalar, "J", 3 * 0.25, 0.25, batch_size=3)
     assert message.endswith("you summed over the examples where J is a mean (divide by m).")
     message = failure(grading.check_scalar, "J", -0.25, 0.25)
@@ -373,15 +374,105 @@ def test_check_unchanged():
     w += 1.0
     message = failure(grading.check_unchanged, "perceptron_update", "w", before, w)
     assert message == (
-        "perceptron_update changed its argument w in place (as `w += ...` does): compute a new array instead, "
-        "e.g. `new = w + ...`, and return it."
+        "perceptron_update changed its argument w in place (as `w += ...` or `w[...] = ...` do): the caller's value "
+        "changed too. Leave the inputs as they were: compute a new array instead, e.g. `new = w + ...`, and return it."
     )
+
+
+# ---- call: a function judged alone, its inputs unchanged -------------------------------------------------------------
+
+
+def test_call_returns_what_the_function_returns_and_leaves_the_inputs_alone():
+    w, cache = np.array([1.0, 2.0]), {"A1": np.ones((2, 2))}
+    assert grading.call("f", lambda w, cache: w + cache["A1"][0], w, cache).tolist() == [2.0, 3.0]
+
+
+@pytest.mark.parametrize("function, where", [
+    (lambda w, cache: w.__iadd__(1.0), "w"),
+    (lambda w, cache: cache["A1"].__setitem__((0, 1), 5.0), "cache['A1']"),
+    (lambda w, cache: cache.pop("A1"), "cache"),
+    (lambda w, cache: w.sort(), "w"),
+])
+def test_call_names_the_argument_changed_in_place(function, where):
+    w, cache = np.array([2.0, 1.0]), {"A1": np.ones((2, 2))}
+    message = failure(grading.call, "backward", function, w, cache)
+    assert message.startswith(f"backward changed its argument {where} in place"), message
+
+
+def test_call_changed_lists_and_keyword_arguments_are_named():
+    def sort_edges(n_nodes, edges):
+        edges.sort()
+        return edges
+
+    message = failure(grading.call, "backprop", sort_edges, 3, [(1, 0, 2.0), (0, 2, 1.0)])
+    assert message.startswith("backprop changed its argument edges in place"), message
+    message = failure(grading.call, "f", lambda x=None: x.fill(0.0), x=np.ones(2))
+    assert message.startswith("f changed its argument x in place"), message
+
+
+def test_call_refuses_the_package_reference():
+    from nnbook.activations import sigmoid
+
+    assert failure(grading.call, "sigmoid", sigmoid, np.zeros(2)).startswith(
+        "sigmoid calls nnbook.activations.sigmoid, the package's own implementation")
+
+
+# ---- hidden tests: secret seeds, no reference number in a message -------------------------------------------------
+
+
+def test_hidden_inputs_depend_on_the_function_and_the_graders_secret(monkeypatch):
+    monkeypatch.setattr(grading, "_hidden_seed", 0)
+    first = grading.hidden_rng("sigmoid").standard_normal(3)
+    assert np.array_equal(first, grading.hidden_rng("sigmoid").standard_normal(3))  # reproducible for a seed
+    assert not np.array_equal(first, grading.hidden_rng("bce_gradients").standard_normal(3))
+    grading.set_hidden_seed(123_456_789)
+    assert not np.array_equal(first, grading.hidden_rng("sigmoid").standard_normal(3))
+    with grading.hidden("sigmoid") as rng:
+        assert np.array_equal(rng.standard_normal(3), grading.hidden_rng("sigmoid").standard_normal(3))
+
+
+@pytest.mark.parametrize("actual", [
+    np.array([0.7, -1.3, 2.9]),  # unrelated values
+    np.array([-0.5, 1.25, -3.0]),  # the wrong sign
+    np.array([2.5, -6.25, 15.0]),  # five times too large
+    np.array([0.5, np.nan, 3.0]),  # NaN
+])
+def test_inside_a_hidden_test_no_number_of_the_reference_reaches_the_message(actual):
+    expected = np.array([0.5, -1.25, 3.0])
+    with grading.hidden("dw"):
+        message = failure(grading.check_array, "dw for m = 5", actual, expected, batch_size=5)
+    assert message.startswith("dw for m = 5: ")
+    for number in ("0.5", "1.25", "3", "0.7", "1.3", "2.9", "2.5", "6.25", "15", "relative error"):
+        assert number not in message.split(": ", 1)[1].replace("m = 5", "").replace("(1,)", "").replace("(0,)", ""), message
+    outside = failure(grading.check_array, "dw for m = 5", actual, expected, batch_size=5)
+    assert "expected" in outside  # outside a hidden test the numbers are shown
+
+
+def test_a_hidden_message_still_names_the_mistake():
+    with grading.hidden("dw"):
+        message = failure(grading.check_array, "dw", -np.array([0.5, -1.25]), np.array([0.5, -1.25]))
+    assert message == ("dw: wrong values, the largest difference at index (1,). Likely mistake: It has the wrong sign: "
+                       "its opposite would be right (a − y versus y − a? + versus −?).")
+
+
+# ---- broadcasting ---------------------------------------------------------------------------------------------------
+
+
+def test_a_broadcast_column_against_a_row_is_named():
+    message = failure(grading.check_array, "dw", np.zeros((3, 5)), np.zeros(3), batch_size=5)
+    assert message.startswith("dw: expected shape (3,), got shape (3, 5). An array of shape (3, 1) combined with one "
+                              "of shape (5,) broadcasts to (3, 5)"), message
+
+
+def test_an_m_by_m_array_is_named_as_a_column_minus_a_row():
+    message = failure(grading.check_array, "dZ2", np.zeros((4, 4)), np.zeros((4, 1)), batch_size=4)
+    assert "an (m, 1) array combined with an (m,) one broadcasts to (m, m), as `A2 - y` does" in message, message
 
 
 def test_huge_values_give_a_message_and_no_warning():
     # pytest turns a RuntimeWarning raised in nnbook into an error (pyproject.toml): the guesses must not overflow
     message = failure(grading.check_array, "dw", np.array([1e308, -1e308]), np.array([1.0, 2.0]), batch_size=10)
-    assert message.startswith("dw: relative error 1 exceeds 1e-06")
+    assert message.startswith("dw: relative error 1 exceeds 1e-12")
 
 
 # ---- own_work: the reference implementation earns nothing -------------------------------------------------------
@@ -469,3 +560,16 @@ def test_deep_relu_reference_has_the_documented_keys_and_gradients():
     np.testing.assert_allclose(cache["A2"], np.maximum(cache["Z2"], 0))
     np.testing.assert_allclose(grads["dW3"], grads["dZ3"].T @ cache["A2"])
     np.testing.assert_allclose(grads["dZ3"].sum(axis=1), 0, atol=1e-12)  # softmax minus one-hot, rows sum to 0
+
+
+def test_one_hidden_reference_is_exact_for_confident_mistakes():
+    # dZ2 = (A2 - y) / m from the logits: through sigma' and a cross-entropy of clipped probabilities, a confident
+    # mistake (|Z2| > 27.6) got 0.69 where the derivative is 1
+    X, y, params, cache, grads = grading.one_hidden_reference(seed=5, m=40, n_x=6, n_h=8, output_scale=30.0)
+    Z2 = cache["Z2"][:, 0]
+    confident_mistakes = (np.abs(Z2) > 28) & ((Z2 > 0) != (y == 1))
+    assert confident_mistakes.sum() >= 3
+    exact_sigmoid = np.array([1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z)) for z in Z2])
+    dZ2 = (exact_sigmoid - y) / 40
+    assert np.allclose(grads["db2"], [dZ2.sum()], rtol=1e-13, atol=0)
+    np.testing.assert_allclose(grads["dW2"], dZ2[None, :] @ cache["A1"], rtol=1e-12, atol=1e-15)

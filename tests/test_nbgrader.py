@@ -17,6 +17,12 @@ student             submission                                                  
 ``reference``       every answer right, but ``perceptron_update`` imported from     6 / 10
                     ``nnbook`` and ``binary_cross_entropy`` a wrapper around the
                     package's: no point for those two
+``broken_sigmoid``  every answer right but ``sigmoid``, a syntax error: only        8 / 10
+                    sigmoid's two points are lost
+``summed_cost``     every answer right but ``binary_cross_entropy``, a sum where    8 / 10
+                    the cost is a mean: ``bce_gradients`` keeps its points
+``in_place``        every answer right but ``sigmoid``, which changes its           8 / 10
+                    argument ``z`` in place: the tests say so
 ==================  ============================================================  =======
 
 and a second run grades ``naive_sigmoid`` again with nbgrader's IgnorePattern
@@ -61,9 +67,26 @@ def sigmoid(z):
 '''
 
 ROW_GRADIENT = '''
-def bce_gradients(X, y, w, b):
-    dz = (sigmoid(X @ w + b) - y) / X.shape[0]
+def bce_gradients(X, y, a):
+    dz = (a - y) / X.shape[0]
     return dz[None, :] @ X, float(np.sum(dz))  # dw as a row (1, n_x), not the 1-D (n_x,)
+'''
+
+BROKEN_SIGMOID = '''
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z)  # a parenthesis is missing: the cell does not run
+'''
+
+SUMMED_COST = '''
+def binary_cross_entropy(a, y):
+    return float(-np.sum(y * np.log(a) + (1 - y) * np.log(1 - a)))  # a sum, not the mean
+'''
+
+IN_PLACE_SIGMOID = '''
+def sigmoid(z):
+    z *= -1  # changes the caller's array
+    np.exp(z, out=z)
+    return 1 / (1 + z)
 '''
 
 REFERENCE_PERCEPTRON = '''
@@ -100,6 +123,9 @@ def graded(course):
     submit(course, "ex01", "naive_sigmoid", NOTEBOOK, naive)
     borrowed = {"perceptron_update": REFERENCE_PERCEPTRON, "binary_cross_entropy": WRAPPED_REFERENCE_BCE}
     submit(course, "ex01", "reference", NOTEBOOK, submission(release, {**answers, **borrowed}))
+    for student, wrong in [("broken_sigmoid", {"sigmoid": BROKEN_SIGMOID}), ("summed_cost", {"binary_cross_entropy": SUMMED_COST}),
+                           ("in_place", {"sigmoid": IN_PLACE_SIGMOID})]:
+        submit(course, "ex01", student, NOTEBOOK, submission(release, {**answers, **wrong}))
     nbgrader(course, "autograde", "ex01")
 
     submit(course, "ex01", "naive_unfiltered", NOTEBOOK, naive)
@@ -107,7 +133,8 @@ def graded(course):
 
     nbgrader(course, "generate_feedback", "ex01")
     nbgrader(course, "export", "--to=grades.csv")
-    students = ["solution", "untouched", "partial", "naive_sigmoid", "naive_unfiltered", "reference"]
+    students = ["solution", "untouched", "partial", "naive_sigmoid", "naive_unfiltered", "reference", "broken_sigmoid",
+                "summed_cost", "in_place"]
     return course, cell_scores(course, "ex01", students)
 
 
@@ -236,8 +263,8 @@ def test_a_partly_correct_submission_gets_exactly_its_points(graded):
     (error,) = errors(cells["test_bce_gradients"])
     assert error.ename == "AssertionError"
     assert error.evalue == (
-        "dw: expected shape (3,), got shape (1, 3). The values are right but arranged as (1, 3) instead of (3,): "
-        "a row (1, n) or a column (n, 1) is not the 1-D array (n,). Use .reshape((3,)) or .ravel(), "
+        "dw: expected shape (2,), got shape (1, 2). The values are right but arranged as (1, 2) instead of (2,): "
+        "a row (1, n) or a column (n, 1) is not the 1-D array (n,). Use .reshape((2,)) or .ravel(), "
         "or avoid keepdims=True and [:, None]."
     )
     (error,) = errors(cells["test_gradient_descent_step"])
@@ -267,6 +294,21 @@ def test_the_package_reference_in_place_of_an_answer_earns_nothing(graded):
             assert error.evalue.startswith(f"{name} calls {reference}, the package's own implementation"), error.evalue
 
 
+@pytest.mark.parametrize("student, function", [("broken_sigmoid", "sigmoid"), ("summed_cost", "binary_cross_entropy"),
+                                               ("in_place", "sigmoid")])
+def test_a_mistake_in_one_function_costs_only_its_points(graded, student, function):
+    course, scores = graded
+    assert scores[student] == {cell: float(function not in cell) for cell in GRADE_CELLS}
+
+
+def test_a_function_that_changes_its_argument_is_told_which(graded):
+    course, _ = graded
+    cells = cells_by_id(autograded(course, "ex01", "in_place", NOTEBOOK))
+    for grade_id in ("test_sigmoid", "test_sigmoid_hidden"):
+        (error,) = errors(cells[grade_id])
+        assert error.evalue.startswith("sigmoid changed its argument z in place"), error.evalue
+
+
 def test_feedback_is_generated_for_every_student(graded):
     course, scores = graded
     for student, cells in scores.items():
@@ -287,6 +329,9 @@ def test_export_writes_the_scores_of_every_student(graded):
         "naive_sigmoid": 10.0,
         "naive_unfiltered": 8.0,
         "reference": 6.0,
+        "broken_sigmoid": 8.0,
+        "summed_cost": 8.0,
+        "in_place": 8.0,
     }
     assert {student: float(row["score"]) for student, row in rows.items()} == expected
     assert {float(row["max_score"]) for row in rows.values()} == {10.0}

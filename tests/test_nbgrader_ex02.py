@@ -1,4 +1,4 @@
-"""ex03, computation graphs, survives nbgrader's round trip: generate, submit, autograde, feedback, export.
+"""ex02, computation graphs, survives nbgrader's round trip: generate, submit, autograde, feedback, export.
 
 On a temporary copy of the course (see ``nbgrader_course.py``), one
 ``autograde`` run grades these made-up students:
@@ -13,7 +13,13 @@ student        submission                                                       
                instead of adding them; the rest untouched
 ``borrower``   every answer right, but ``mul_backward`` computed with the package's   14 / 16
                engine ``nnbook.autodiff``
+``wrapper``    every answer right, but ``add_backward`` a wrapper around the          14 / 16
+               engine's ``nnbook.autodiff.unbroadcast``
 =============  =====================================================================  =======
+
+The hidden test of ``backprop`` grades it on random graphs and on the graphs of
+composed expressions, whose gradients come from ``nnbook.autodiff``; it supplies the
+local derivatives itself, so a wrong rule never costs the traversal its points.
 """
 
 import csv
@@ -21,6 +27,7 @@ import csv
 import nbformat
 import pytest
 from nbgrader_course import (
+    ROOT,
     assert_ran_cleanly,
     autograded,
     cell_scores,
@@ -36,7 +43,7 @@ from nbgrader_course import (
 
 pytestmark = pytest.mark.nbgrader
 
-ASSIGNMENT, NOTEBOOK = "ex03", "computation_graphs.ipynb"
+ASSIGNMENT, NOTEBOOK = "ex02", "computation_graphs.ipynb"
 RULES = ("mul", "add", "matmul", "exp", "log", "sum", "sigmoid")
 FUNCTIONS = (*(f"{rule}_backward" for rule in RULES), "backprop")
 GRADE_CELLS = [f"test_{name}{suffix}" for name in FUNCTIONS for suffix in ("", "_hidden")]
@@ -45,6 +52,7 @@ GRADE_CELLS = [f"test_{name}{suffix}" for name in FUNCTIONS for suffix in ("", "
 def function_of(grade_cell):
     """The function a grade cell tests: ``test_mul_backward_hidden`` -> ``mul_backward``."""
     return grade_cell.removeprefix("test_").removesuffix("_hidden")
+
 
 NO_UNBROADCAST = '''
 def add_backward(dout, a_shape, b_shape):
@@ -83,6 +91,13 @@ def mul_backward(dout, a, b):
     return ta.grad, tb.grad
 '''
 
+WRAPPED_UNBROADCAST = '''
+import nnbook.autodiff
+
+def add_backward(dout, a_shape, b_shape):
+    return nnbook.autodiff.unbroadcast(dout, a_shape), nnbook.autodiff.unbroadcast(dout, b_shape)
+'''
+
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
@@ -96,19 +111,26 @@ def graded(tmp_path_factory):
     submit(course, ASSIGNMENT, "solution", NOTEBOOK, source)
     submit(course, ASSIGNMENT, "untouched", NOTEBOOK, release)
     submit(course, ASSIGNMENT, "partial", NOTEBOOK, submission(release, {**right, **wrong}))
-    submit(course, ASSIGNMENT, "borrower", NOTEBOOK, submission(release, {**answers, "mul_backward": ENGINE_MUL}))
+    borrowed = {"borrower": {"mul_backward": ENGINE_MUL}, "wrapper": {"add_backward": WRAPPED_UNBROADCAST}}
+    for student, answer in borrowed.items():
+        submit(course, ASSIGNMENT, student, NOTEBOOK, submission(release, {**answers, **answer}))
     nbgrader(course, "autograde", ASSIGNMENT)
     nbgrader(course, "generate_feedback", ASSIGNMENT)
     nbgrader(course, "export", "--to=grades.csv")
-    return course, cell_scores(course, ASSIGNMENT, ["solution", "untouched", "partial", "borrower"])
+    return course, cell_scores(course, ASSIGNMENT, ["solution", "untouched", "partial", "borrower", "wrapper"])
 
 
 def test_every_function_has_a_visible_and_a_hidden_test_worth_one_point():
-    from nbgrader_course import ROOT
-
     source = nbformat.read(ROOT / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
     assert grade_cells(source) == GRADE_CELLS
     assert all(cells_by_id(source)[cell].metadata.nbgrader["points"] == 1 for cell in GRADE_CELLS)
+
+
+def test_every_stub_names_its_task():
+    cells = cells_by_id(nbformat.read(ROOT / "exercises" / ASSIGNMENT / NOTEBOOK, as_version=4))
+    for name in FUNCTIONS:
+        assert f'raise NotImplementedError("ex02: {name}")' in cells[name].source
+        assert cells[name].source.count("\n") == 3, f"the stub of {name} is more than its def, docstring and raise"
 
 
 def test_the_solution_gets_full_marks(graded):
@@ -123,7 +145,7 @@ def test_the_untouched_student_version_gets_zero_and_fails_only_with_not_impleme
     cells = cells_by_id(autograded(course, ASSIGNMENT, "untouched", NOTEBOOK))
     for grade_id in GRADE_CELLS:
         (error,) = errors(cells[grade_id])
-        assert error.ename == "NotImplementedError" and error.evalue.startswith("ex03: "), (grade_id, error.evalue)
+        assert error.ename == "NotImplementedError" and error.evalue == f"ex02: {function_of(grade_id)}", error.evalue
 
 
 def test_a_partly_correct_submission_gets_exactly_its_points(graded):
@@ -136,29 +158,40 @@ def test_a_partly_correct_submission_gets_exactly_its_points(graded):
         "db for b of shape (3,) added to (2, 3): expected shape (3,), got shape (2, 3). "
         "db is dout itself: b was broadcast along a new first axis, so sum dout over axis 0."
     )
-    (error,) = errors(cells["test_backprop"])
-    assert error.evalue.startswith("grads for b = a + a, c = b * b: ")
-    assert error.evalue.endswith(
-        "Likely mistake: a node used twice gets one contribution per use: add to grads[parent] (+=), "
-        "do not overwrite it."
+    (error,) = errors(cells["test_add_backward_hidden"])
+    assert error.evalue == (
+        "db for a of shape (5, 2) plus b of shape (2,): expected shape (2,), got shape (5, 2). "
+        "It is dout itself: sum dout over the axes that broadcasting added or stretched."
     )
-    (error,) = errors(cells["test_sum_backward"])
-    assert error.ename == "NotImplementedError" and error.evalue == "ex03: sum_backward"
-
-
-def test_the_package_engine_in_place_of_a_rule_earns_nothing(graded):
-    course, scores = graded
-    assert scores["borrower"] == {cell: float(function_of(cell) != "mul_backward") for cell in GRADE_CELLS}
-    cells = cells_by_id(autograded(course, ASSIGNMENT, "borrower", NOTEBOOK))
-    for grade_id in ("test_mul_backward", "test_mul_backward_hidden"):
+    for grade_id in ("test_backprop", "test_backprop_hidden"):  # the hidden test: a composed expression
         (error,) = errors(cells[grade_id])
-        assert error.evalue.startswith("mul_backward calls nnbook.autodiff."), error.evalue
+        assert error.evalue.startswith("grads for b = a + a, c = b * b: "), error.evalue
+        assert error.evalue.endswith(
+            "Likely mistake: a node used twice gets one contribution per use: add to grads[parent] (+=), "
+            "do not overwrite it."
+        ), error.evalue
+    (error,) = errors(cells["test_sum_backward"])
+    assert error.ename == "NotImplementedError" and error.evalue == "ex02: sum_backward"
+
+
+@pytest.mark.parametrize(
+    "student, function, reference",
+    [("borrower", "mul_backward", "nnbook.autodiff."), ("wrapper", "add_backward", "nnbook.autodiff.unbroadcast,")],
+)
+def test_the_package_engine_in_place_of_a_rule_earns_nothing(graded, student, function, reference):
+    course, scores = graded
+    assert scores[student] == {cell: float(function_of(cell) != function) for cell in GRADE_CELLS}
+    cells = cells_by_id(autograded(course, ASSIGNMENT, student, NOTEBOOK))
+    for grade_id in (f"test_{function}", f"test_{function}_hidden"):
+        (error,) = errors(cells[grade_id])
+        assert error.ename == "AssertionError", grade_id
+        assert error.evalue.startswith(f"{function} calls {reference}"), error.evalue
 
 
 def test_feedback_and_export(graded):
     course, scores = graded
     totals = {student: sum(cells.values()) for student, cells in scores.items()}
-    assert totals == {"solution": 16.0, "untouched": 0.0, "partial": 6.0, "borrower": 14.0}
+    assert totals == {"solution": 16.0, "untouched": 0.0, "partial": 6.0, "borrower": 14.0, "wrapper": 14.0}
     for student, total in totals.items():
         html = course / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")
         assert f"computation_graphs (Score: {total:.1f} / 16.0)" in html.read_text(), student

@@ -1,4 +1,4 @@
-"""ex02, backprop by hand, survives nbgrader's round trip: generate, submit, autograde, feedback, export.
+"""ex03, backprop by hand, survives nbgrader's round trip: generate, submit, autograde, feedback, export.
 
 As in ``test_nbgrader.py`` (which also checks, for every assignment, that
 ``exercises/`` is what nbgrader generates and that no solution or hidden test
@@ -43,7 +43,7 @@ from nbgrader_course import (
 
 pytestmark = pytest.mark.nbgrader
 
-ASSIGNMENT = "ex02"
+ASSIGNMENT = "ex03"
 NOTEBOOK = "backprop_by_hand.ipynb"
 FUNCTIONS = ("one_hidden_forward", "one_hidden_backward", "deep_forward", "deep_backward")
 QUANTITIES = {  # the test cells of each function, each a visible test followed by its hidden test
@@ -98,7 +98,7 @@ def source():
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, source):
-    """A copy of the course with ex02 generated, the students of the module docstring autograded, feedback, export."""
+    """A copy of the course with ex03 generated, the students of the module docstring autograded, feedback, export."""
     course = make_course(tmp_path_factory.mktemp("course"), [ASSIGNMENT])
     release = nbformat.read(course / "exercises" / ASSIGNMENT / NOTEBOOK, as_version=4)
     answers = {name: written_answer(cells_by_id(source)[name].source) for name in FUNCTIONS}
@@ -158,38 +158,19 @@ def calls_to(tree, names):
     return [node for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "id", None) in names]
 
 
-def own_work_blocks(tree):
-    """``{id(call): name}`` for every call inside a ``with grading.own_work("name"):`` block."""
-    inside = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.With):
-            for item in node.items:
-                call = item.context_expr
-                if isinstance(call, ast.Call) and ast.unparse(call.func) == "grading.own_work":
-                    for statement in node.body:
-                        for inner in ast.walk(statement):
-                            inside[id(inner)] = call.args[0].value
-    return inside
-
-
-def test_every_test_cell_runs_the_graded_function_under_own_work(source):
-    """A hidden test calls a student's function only inside `grading.own_work(<its name>)`; a visible test
-    calls the function it grades through `grading.check_own_work` (so a borrowed reference earns nothing)."""
+def test_every_test_cell_calls_the_graded_function_through_grading_call(source):
+    """Every test cell calls a student's function only as `grading.call("<its name>", <it>, ...)`: under own_work
+    (a borrowed reference earns nothing), with a check that it left its arguments unchanged; and a hidden test
+    runs inside `grading.hidden(...)` (inputs from the grader's secret seed, no reference number in a message)."""
     for function, cells in CELLS_OF.items():
         for grade_id in cells:
             tree = ast.parse(cells_by_id(source)[grade_id].source)
-            if grade_id.endswith("_hidden"):
-                inside = own_work_blocks(tree)
-                calls = calls_to(tree, FUNCTIONS)
-                assert calls, grade_id
-                for call in calls:
-                    assert inside.get(id(call)) == call.func.id, f"{grade_id}: {ast.unparse(call)} outside own_work"
-            else:
-                guarded = [
-                    call for call in ast.walk(tree)
-                    if isinstance(call, ast.Call) and ast.unparse(call.func) == "grading.check_own_work"
-                ]
-                assert [ast.unparse(call.args[1]) for call in guarded] == [function], grade_id
+            called = [call for call in ast.walk(tree) if isinstance(call, ast.Call) and ast.unparse(call.func) == "grading.call"]
+            assert called and {(call.args[0].value, ast.unparse(call.args[1])) for call in called} == {(function, function)}, grade_id
+            assert not calls_to(tree, FUNCTIONS), f"{grade_id} calls a student's function directly"
+            hidden = [node for node in ast.walk(tree) if isinstance(node, ast.With)
+                      and any(ast.unparse(item.context_expr.func) == "grading.hidden" for item in node.items)]
+            assert bool(hidden) == grade_id.endswith("_hidden"), grade_id
 
 
 # ---- autograde ----------------------------------------------------------------------------------------------------
@@ -208,9 +189,9 @@ def test_the_untouched_student_version_gets_zero_and_fails_only_with_not_impleme
     assert set(GRADE_CELLS) <= set(failed)
     for grade_id, (ename, evalue) in failed.items():
         assert ename == "NotImplementedError" and evalue.startswith(f"{ASSIGNMENT}: "), (grade_id, evalue)
-    # a hidden test names the function it grades; a visible test of a backward pass first runs the forward pass
-    assert failed["test_one_hidden_dW1_hidden"][1] == "ex02: one_hidden_backward"
-    assert failed["test_one_hidden_dW1"][1] == "ex02: one_hidden_forward"
+    # every test of a backward pass runs the backward pass alone, on the reference's cache
+    assert failed["test_one_hidden_dW1_hidden"][1] == "ex03: one_hidden_backward"
+    assert failed["test_one_hidden_dW1"][1] == "ex03: one_hidden_backward"
 
 
 def test_a_transposed_gradient_costs_exactly_its_own_cells(graded):
@@ -219,14 +200,14 @@ def test_a_transposed_gradient_costs_exactly_its_own_cells(graded):
     assert scores["partial"] == scores_where({"test_one_hidden_dW1", "test_one_hidden_dW1_hidden", *deep})
     failed = failures(course, "partial")
     assert failed["test_one_hidden_dW1"] == ("AssertionError", (
-        "dW1: expected shape (4, 3), got shape (3, 4). It is the transpose of the expected array: check the order "
+        "dW1: expected shape (2, 3), got shape (3, 2). It is the transpose of the expected array: check the order "
         "of the factors of a product (e.g. X.T @ dZ versus dZ.T @ X) or transpose the result."
     ))
     ename, evalue = failed["test_one_hidden_dW1_hidden"]
     assert ename == "AssertionError"
     assert evalue.startswith("dW1 for m = 1, n_x = 2, n_h = 3: expected shape (3, 2), got shape (2, 3). It is the transpose")
-    assert failed["test_deep_dX"] == ("NotImplementedError", "ex02: deep_forward")
-    assert failed["test_deep_dX_hidden"] == ("NotImplementedError", "ex02: deep_backward")
+    assert failed["test_deep_dX"] == ("NotImplementedError", "ex03: deep_backward")
+    assert failed["test_deep_dX_hidden"] == ("NotImplementedError", "ex03: deep_backward")
 
 
 def test_a_mean_instead_of_a_sum_is_named_with_the_batch_size(graded):
@@ -236,15 +217,16 @@ def test_a_mean_instead_of_a_sum_is_named_with_the_batch_size(graded):
     failed = failures(course, "mean_db")
     ename, evalue = failed["test_one_hidden_db1_hidden"]
     assert ename == "AssertionError"
-    assert evalue.startswith("db1 for m = 9, n_x = 5, n_h = 2: relative error")  # m = 1 cannot tell a mean from a sum
+    # no number of the reference in a hidden test's message, and m = 1 cannot tell a mean from a sum
+    assert evalue.startswith("db1 for m = 9, n_x = 5, n_h = 2: wrong values, the largest difference at index")
     assert evalue.endswith(
         "Likely mistake: It is m = 9 times too small, m being the batch size: you divided by m once too often."
     )
     ename, evalue = failed["test_deep_output_layer_hidden"]
-    assert evalue.startswith("db3 (the output layer) for the widths (5, 7, 6, 3) and m = 8: relative error"), evalue
+    assert evalue.startswith("db3 (the output layer) for the widths (5, 7, 6, 3) and m = 8: wrong values"), evalue
     assert evalue.endswith("It is m = 8 times too small, m being the batch size: you divided by m once too often.")
-    ename, evalue = failed["test_one_hidden_db2"]  # the visible test, against the numerical gradient
-    assert evalue.startswith("db2: relative error") and "It is m = 5 times too small" in evalue, evalue
+    ename, evalue = failed["test_one_hidden_db2"]  # the visible test shows the numbers
+    assert evalue.startswith("db2: relative error") and "It is m = 2 times too small" in evalue, evalue
 
 
 def test_the_package_reference_in_place_of_an_answer_earns_nothing(graded):

@@ -1,32 +1,58 @@
 """Grading helpers: the checks that the test cells of the graded exercises call.
 
-A test cell compares what a student's function returns with what it should
-return: hand-computed values or a numerical gradient in the visible tests, the
-reference implementation of ``nnbook`` on fresh random inputs in the hidden
-ones. When they differ, the message says what to fix: which quantity, the
-expected and actual shapes, the largest error and where, and the usual mistake
-when it recognizes one (a transpose, a wrong sign, a sum instead of a mean,
+A test cell calls a student's function through :func:`call`, which judges it
+alone: its inputs come from the test (small readable values computed with the
+package's reference in the visible tests, fresh random ones in the hidden tests),
+never from the student's other answers, and a function that changes one of its
+arguments in place fails, naming the argument. The test then compares what the
+function returned with what it should return. When they differ, the message says
+what to fix: which quantity, the expected and actual shapes, the largest error and
+where, and the usual mistake when it recognizes one (a transpose, a wrong sign, a
+sum instead of a mean, a broadcast of an ``(m,)`` array against an ``(m, 1)`` one,
 NaN from an overflow).
 
+A hidden test runs inside :func:`hidden`, which draws its inputs from a seed the
+grader keeps secret and keeps the reference's numbers out of every message: it
+says what is wrong and where, not what the right value is.
+
 The tolerances live in one place, :data:`TOLERANCES`. Every comparison is in
-float64 and goes through :func:`nnbook.gradcheck.assert_close`.
+float64 and goes through :func:`nnbook.gradcheck.relative_error`.
 """
 
 import contextlib
+import contextvars
+import copy
+import inspect
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from .gradcheck import assert_close, relative_error
+from .gradcheck import assert_close, largest_difference, relative_error
 
 #: The modules of ``nnbook`` that a student's code may call: the checks themselves, not answers.
 HELPER_MODULES = ("nnbook.grading", "nnbook.gradcheck", "nnbook.validation")
 
-#: Largest relative error (:func:`nnbook.gradcheck.relative_error`) accepted for each kind of quantity:
-#: ``"value"`` for what a formula computes directly, ``"gradient"`` for derivatives
-#: (a numerical gradient carries an ``O(h²)`` error of its own).
-TOLERANCES = {"value": 1e-7, "gradient": 1e-6}
+#: Largest relative error (:func:`nnbook.gradcheck.relative_error`, the largest difference over the largest
+#: entry) accepted for each kind of quantity:
+#:
+#: * ``"value"``, 1e-10: what a formula computes directly (a cost, an activation, a forward pass). Two correct
+#:   formulas may differ by more than rounding here: ``log(1 − a)`` and ``log1p(−a)`` differ by about
+#:   1e-10 relative for ``a`` near 1e-6.
+#: * ``"gradient"``, 1e-12: a derivative compared with the reference's closed form. Two correct closed forms,
+#:   computed in any order, agree to about 1e-15 on the exercises' inputs (a margin of 1000); central
+#:   differences with the usual step ``h = 1e-5`` are off by 1e-11 to 1e-9 (median 7e-11 on ex03's networks),
+#:   so a numerical gradient handed in as a backward pass fails, and its hidden tests' large inputs make one
+#:   too slow to compute anyway (two forward passes per parameter).
+#: * ``"numerical"``, 1e-6: a derivative compared with a numerical gradient (of an expression of the test's own,
+#:   never of the student's code), which carries an ``O(h²)`` error of its own.
+TOLERANCES = {"value": 1e-10, "gradient": 1e-12, "numerical": 1e-6}
+
+#: Whether the checks keep the reference's numbers out of their messages (inside :func:`hidden`).
+_concealed = contextvars.ContextVar("concealed", default=False)
+#: The grader's secret, mixed into the seeds of the hidden tests' inputs (:func:`set_hidden_seed`).
+_hidden_seed = 0
 
 
 def tolerance(kind):
@@ -130,6 +156,29 @@ def _shape_hint(actual, expected, tol, batch_size):
                 "It has one extra leading axis, one entry per example: did you forget to reduce over the batch axis "
                 "(axis 0)?"
             )
+    return _broadcast_hint(actual.shape, expected.shape, batch_size)
+
+
+def _broadcast_hint(actual_shape, expected_shape, batch_size):
+    """Name the broadcast that turns arrays of the expected shapes into one of ``actual_shape``, when one does."""
+    if len(actual_shape) != 2 or actual_shape == expected_shape or len(expected_shape) > 2:
+        return None
+    rows, columns = actual_shape
+    if batch_size is not None and rows == columns == batch_size and expected_shape in ((batch_size, 1), (batch_size,)):
+        return (
+            f"It is ({batch_size}, {batch_size}), m by m: an (m, 1) array combined with an (m,) one broadcasts to "
+            "(m, m), as `A2 - y` does with A2 : (m, 1) and y : (m,). Give both the same shape, e.g. y[:, None]."
+        )
+    pairs = {(rows,): columns, (rows, 1): columns}
+    if expected_shape in pairs and 1 not in actual_shape:
+        other = pairs[expected_shape]
+        return (
+            f"An array of shape {(rows, 1)} combined with one of shape {(columns,)} broadcasts to {actual_shape}: "
+            f"one of the arrays on that line has an extra axis (from [:, None], keepdims=True or a column (n, 1)) "
+            f"or lacks one, so numpy paired every entry with every other. Check each operand's shape "
+            f"(print(a.shape)); the result should be {_describe_shape(expected_shape)}, and {other} is the length "
+            "of the axis that should not be there."
+        )
     return None
 
 
@@ -170,7 +219,7 @@ def check_array(name, actual, expected, batch_size=None, kind="gradient", mistak
     expected : the right answer, an array.
     batch_size : ``m``, when the quantity is a mean over ``m`` examples; lets the
         message recognize a sum taken instead of a mean (and the converse).
-    kind : ``"value"`` or ``"gradient"``, the key of :data:`TOLERANCES`.
+    kind : ``"value"``, ``"gradient"`` or ``"numerical"``, the key of :data:`TOLERANCES`.
     mistakes : optional dict ``description → wrong answer``: when ``actual``
         matches a wrong answer, the message quotes its description.
 
@@ -181,10 +230,14 @@ def check_array(name, actual, expected, batch_size=None, kind="gradient", mistak
     the known ones (transpose, reshape, per-example terms, wrong sign, off by
     the batch size, NaN or inf, one of ``mistakes``) explains the difference.
 
+    Inside :func:`hidden` the message gives no number of the reference: no
+    expected value, no value got, no relative error; only what and where.
+
     Returns ``None`` on purpose: nbgrader reads a number left as the value of
     a test cell's last line as a partial grade, so a check must not return one.
     """
     tol = tolerance(kind)
+    concealed = _concealed.get()
     expected = np.asarray(expected, dtype=np.float64)
     actual = _as_array(name, actual)
     if actual.shape != expected.shape:
@@ -195,19 +248,24 @@ def check_array(name, actual, expected, batch_size=None, kind="gradient", mistak
     finite = np.isfinite(actual)
     if not np.all(finite):
         first = tuple(int(i) for i in np.argwhere(~finite)[0])
+        values = "" if concealed else f" (got {actual[first]}, expected {float(expected[first]):.6g})"
         raise AssertionError(
-            f"{name}: contains {int(np.sum(~finite))} NaN or inf value(s), the first at index {first} "
-            f"(got {actual[first]}, expected {float(expected[first]):.6g}). An exp that overflows, a log of 0 "
-            "or a division by 0 gives them: use a numerically stable formula."
+            f"{name}: contains {int(np.sum(~finite))} NaN or inf value(s), the first at index {first}{values}. "
+            "An exp that overflows, a log of 0 or a division by 0 gives them: use a numerically stable formula."
         )
-    try:
-        assert_close(actual, expected, name, tol)
-    except AssertionError as error:
-        with np.errstate(all="ignore"):
-            hints = _mistake_hints(actual, tol, mistakes) or _value_hints(actual, expected, tol, batch_size)
-        if not hints:
-            raise
-        raise AssertionError(f"{error}. Likely mistake: {' '.join(hints)}") from None
+    if relative_error(actual, expected) <= tol:
+        return
+    with np.errstate(all="ignore"):
+        hints = _mistake_hints(actual, tol, mistakes) or _value_hints(actual, expected, tol, batch_size)
+    if concealed:
+        index = largest_difference(actual, expected)[0]
+        message = f"{name}: wrong values, the largest difference at index {index}"
+    else:
+        try:
+            assert_close(actual, expected, name, tol)
+        except AssertionError as error:
+            message = str(error)
+    raise AssertionError(f"{message}. Likely mistake: {' '.join(hints)}" if hints else message) from None
 
 
 def check_scalar(name, actual, expected, batch_size=None, kind="value", mistakes=None):
@@ -226,17 +284,126 @@ def check_scalar(name, actual, expected, batch_size=None, kind="value", mistakes
     check_array(name, actual, np.asarray(expected, dtype=np.float64), batch_size, kind, mistakes)
 
 
+def in_place_message(function_name, where):
+    """What a student reads when ``function_name`` changed its argument ``where`` (``w``, ``cache['A1']``) in place."""
+    return (
+        f"{function_name} changed its argument {where} in place (as `{where} += ...` or `{where}[...] = ...` do): "
+        f"the caller's value changed too. Leave the inputs as they were: compute a new array instead, "
+        f"e.g. `new = {where} + ...`, and return it."
+    )
+
+
+def changed_entry(before, after, where):
+    """The first place (``where``, ``where['A1']``, ``where[2]``) where ``after`` differs from ``before``, or ``None``.
+
+    ``before`` is a copy taken before the call: arrays are compared entry by
+    entry (NaN equal to NaN), dicts key by key, lists and tuples item by item.
+    """
+    if isinstance(before, np.ndarray):
+        after = np.asarray(after) if isinstance(after, (np.ndarray, list, tuple)) else after
+        if not isinstance(after, np.ndarray) or after.shape != before.shape:
+            return where
+        try:
+            same = np.array_equal(before, after, equal_nan=before.dtype.kind in "fc")
+        except TypeError:
+            same = np.array_equal(before, after)
+        return None if same else where
+    if isinstance(before, dict):
+        if not isinstance(after, dict) or set(before) != set(after):
+            return where
+        for key in before:
+            found = changed_entry(before[key], after[key], f"{where}[{key!r}]")
+            if found:
+                return found
+        return None
+    if isinstance(before, (list, tuple)):
+        if not isinstance(after, (list, tuple)) or len(before) != len(after):
+            return where
+        for index, (old, new) in enumerate(zip(before, after)):
+            found = changed_entry(old, new, f"{where}[{index}]")
+            if found:  # an item that cannot change in place (a number, a tuple) was replaced: the list changed
+                return found if isinstance(old, (np.ndarray, dict, list)) else where
+        return None
+    if isinstance(before, (int, float, complex, str, bytes, type(None))) and not isinstance(before, bool):
+        if isinstance(after, np.generic):
+            after = after.item()
+        same_number = before == after or (before != before and after != after)  # NaN equals NaN here
+        return None if type(before) is type(after) and same_number else where
+    return None
+
+
 def check_unchanged(function_name, argument_name, before, after):
     """Assert that ``function_name`` left its argument as it was: ``after`` must still equal the copy ``before``.
 
     A function that does ``w += ...`` changes the caller's array; the exercises
     ask for a new array (``w = w + ...``).
     """
-    if not np.array_equal(np.asarray(before), np.asarray(after)):
-        raise AssertionError(
-            f"{function_name} changed its argument {argument_name} in place (as `{argument_name} += ...` does): "
-            f"compute a new array instead, e.g. `new = {argument_name} + ...`, and return it."
-        )
+    where = changed_entry(np.asarray(before) if isinstance(before, list) else before, after, argument_name)
+    if where is not None:
+        raise AssertionError(in_place_message(function_name, where))
+
+
+def parameter_names(function, count):
+    """The names of the first ``count`` parameters of ``function`` (``argument 3`` where they cannot be known)."""
+    try:
+        names = list(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        names = []
+    return [names[i] if i < len(names) else f"argument {i + 1}" for i in range(count)]
+
+
+def call(function_name, function, *args, **kwargs):
+    """Call the student's ``function(*args, **kwargs)`` as a test must: alone, and leaving its inputs unchanged.
+
+    The call runs under :func:`own_work` (a call of the package's reference
+    fails), on the arguments given, which the test builds from the reference,
+    never from the student's other answers. Afterwards every argument must
+    still equal a copy taken before the call; otherwise an ``AssertionError``
+    names the argument (and the key or index) that the function changed in
+    place. Returns what the function returned.
+    """
+    before_args, before_kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
+    with own_work(function_name):
+        result = function(*args, **kwargs)
+    names = parameter_names(function, len(args))
+    for name, old, new in [*zip(names, before_args, args), *((k, before_kwargs[k], kwargs[k]) for k in kwargs)]:
+        where = changed_entry(old, new, name)
+        if where is not None:
+            raise AssertionError(in_place_message(function_name, where))
+    return result
+
+
+def set_hidden_seed(seed):
+    """Mix the grader's secret ``seed`` into the inputs of every hidden test run after this call."""
+    global _hidden_seed
+    _hidden_seed = int(seed) % 2**63
+
+
+def hidden_rng(function_name):
+    """The random generator of the hidden tests of ``function_name``: from the grader's secret seed and the name.
+
+    Without a secret (plain nbgrader, a student's kernel) the seed is 0 and the
+    inputs are the same at every run; ``nnbook-autograde`` draws a new secret
+    for every grading run and records it for the instructor, so the inputs of a
+    graded run cannot be reproduced from the repository.
+    """
+    return np.random.default_rng([_hidden_seed, zlib.crc32(function_name.encode())])
+
+
+@contextlib.contextmanager
+def hidden(function_name):
+    """The block of a hidden test of ``function_name``; yields its random generator (:func:`hidden_rng`).
+
+    Inside it the checks keep the reference's numbers out of their messages
+    (no expected value, no value got, no relative error from which the
+    reference could be solved for): a message says what is wrong (shape,
+    sign, ×m, transposed, NaN, …) and where.
+    """
+    token = _concealed.set(True)
+    try:
+        yield hidden_rng(function_name)
+    finally:
+        _concealed.reset(token)
 
 
 def _module_of(code, package_dir):
@@ -283,11 +450,7 @@ def own_work(function_name, allowed=HELPER_MODULES):
 
 
 def check_own_work(function_name, function, *args, allowed=HELPER_MODULES):
-    """Call ``function(*args)`` under :func:`own_work` and return what it returns.
-
-    The first line of a visible test, so that a reference implementation
-    imported in place of the student's own earns no point there either.
-    """
+    """Call ``function(*args)`` under :func:`own_work` and return what it returns (:func:`call` also checks inputs)."""
     with own_work(function_name, allowed):
         return function(*args)
 
@@ -307,7 +470,7 @@ def reference_input_gradients(expression, dout, *inputs):
     return [tensor.grad for tensor in tensors]
 
 
-# ---- reference networks for the hidden tests of ex02 (backprop by hand) -----------------------------------------
+# ---- reference networks for the hidden tests of ex03 (backprop by hand) -----------------------------------------
 
 
 def _forward_recording(network, X):
@@ -326,7 +489,7 @@ def _parameters_and_gradients(network, dX):
     return params, {**grads, "dX": dX}
 
 
-def one_hidden_reference(seed, m, n_x, n_h):
+def one_hidden_reference(seed, m, n_x, n_h, output_scale=1.0):
     """A random one-hidden-layer problem, run forward and backward by the package's layers.
 
     The network is ``Linear(n_x, n_h) → tanh → Linear(n_h, 1) → sigmoid`` with
@@ -336,17 +499,23 @@ def one_hidden_reference(seed, m, n_x, n_h):
     ``Z1``, ``A1 : (m, n_h)``, ``Z2``, ``A2 : (m, 1)``, and ``grads`` ``dW1``,
     ``db1``, ``dW2``, ``db2``, ``dX`` of the cost. The same seed gives the same problem.
     """
-    from . import layers, losses  # not at the top: graded code may import this module without them
+    from . import layers  # not at the top: graded code may import this module without it
 
     rng = np.random.default_rng(seed)
     network = layers.Sequential(layers.Linear(n_x, n_h, "xavier", rng), layers.Tanh(),
                                 layers.Linear(n_h, 1, "xavier", rng), layers.Sigmoid())
     for linear in network.layers[::2]:
         linear.params["b"][...] = rng.standard_normal(linear.n_out)
+    network.layers[2].params["W"][...] *= output_scale
+    network.layers[2].params["b"][...] *= output_scale
     X, y = 2 * rng.standard_normal((m, n_x)), rng.integers(0, 2, size=m).astype(float)
     arrays = _forward_recording(network, X)
-    dX = network.backward(losses.binary_cross_entropy(arrays[-1], y[:, None])[1])
-    params, grads = _parameters_and_gradients(network, dX)
+    # dZ2 = (A2 − y) / m from the logits, not through σ′ and a cross-entropy of clipped probabilities,
+    # which are wrong for a confident mistake (|Z2| > 27.6)
+    gradient = (arrays[-1] - y[:, None]) / m
+    for layer in reversed(network.layers[:-1]):
+        gradient = layer.backward(gradient)
+    params, grads = _parameters_and_gradients(network, gradient)
     return X, y, params, dict(zip(("A0", "Z1", "A1", "Z2", "A2"), arrays)), grads
 
 

@@ -15,14 +15,20 @@ pipeline in place of ``Execute``. It starts the kernel in the sandbox of
   :class:`StudentFunction`. Calling it sends the arguments to the kernel as
   plain data (:mod:`nnbook.plaindata`), runs the student's function there
   (:mod:`nnbook.bridge`), and brings back its result and its arguments as
-  plain data, refusing anything else. The comparisons then run here, in
-  ``nnbook.grading``, on real ``numpy.ndarray`` values, against expected
-  values the grader computes itself; nothing the kernel does can change them.
+  plain data, refusing anything else. The arguments the kernel reports are
+  only compared with what was sent, so that a function that changed one in
+  place fails, naming it; they never flow back into the grader's values. The
+  comparisons then run here, in ``nnbook.grading``, on real ``numpy.ndarray``
+  values, against expected values the grader computes itself; nothing the
+  kernel does can change them.
 
 So the hidden tests' code and the reference values never enter the kernel, and
 a test's outcome is written into the notebook by the grader: a pass, or an
-error whose message is the check's own diagnostic. For hidden tests the numbers
-of the reference are cut out of that message (:func:`redact`). nbgrader's
+error whose message is the check's own diagnostic. A hidden test draws its inputs
+from the run's secret seed (``hidden_seed``, :func:`nnbook.grading.hidden`),
+its checks give no number of the reference, and what it prints is dropped; as a
+second layer, numbers after "expected" and every decimal number a student's
+exception carries are cut out of its message (:func:`redact`). nbgrader's
 ``SaveAutoGrades`` then reads these outputs as it always does.
 
 ``grading.own_work`` becomes a no-op here: the reference modules are not
@@ -72,13 +78,17 @@ class StudentError(Exception):
 
 
 class StudentFunction:
-    """Stands, in the grader, for the student's function ``name``: each call runs it in the sandboxed kernel."""
+    """Stands, in the grader, for the student's function ``name``: each call runs it in the sandboxed kernel.
 
-    def __init__(self, executor, name):
-        self._executor, self._name = executor, name
+    ``parameters`` are the names of its parameters in the (trusted) source
+    notebook, so that a message can say which argument the function changed.
+    """
+
+    def __init__(self, executor, name, parameters=()):
+        self._executor, self._name, self._parameters = executor, name, list(parameters)
 
     def __call__(self, *args, **kwargs):
-        return self._executor.call_student(self._name, args, kwargs)
+        return self._executor.call_student(self._name, args, kwargs, self._parameters)
 
     def __repr__(self):
         return f"<the submitted {self._name}>"
@@ -98,10 +108,19 @@ class TrustedGrading:
     def check_own_work(function_name, function, *args, allowed=None):
         return function(*args)
 
+    @staticmethod
+    def call(function_name, function, *args, **kwargs):
+        return function(*args, **kwargs)  # the StudentFunction itself reports an argument changed in place
+
 
 def student_names(source_notebook):
     """The top-level names the solution cells of the (trusted) source notebook define: what the student writes."""
-    names = []
+    return list(student_signatures(source_notebook))
+
+
+def student_signatures(source_notebook):
+    """``{name: [parameter names]}`` of what the solution cells of the source notebook define (``[]`` for a value)."""
+    names = {}
     for cell in source_notebook.cells:
         if cell.cell_type != "code" or not utils.is_solution(cell) or utils.is_grade(cell):
             continue
@@ -110,36 +129,50 @@ def student_names(source_notebook):
         except SyntaxError:  # IPython syntax (magics): its names cannot be known
             continue
         for node in body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.append(node.name)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                names.setdefault(node.name, [arg.arg for arg in [*node.args.posonlyargs, *node.args.args]])
+            elif isinstance(node, ast.ClassDef):
+                names.setdefault(node.name, [])
             elif isinstance(node, (ast.Assign, ast.AnnAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                names += [target.id for target in targets if isinstance(target, ast.Name)]
-    return list(dict.fromkeys(names))
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        names.setdefault(target.id, [])
+    return names
 
 
 _NUMBER = r"-?(?:nan|inf|\d[\d_]*\.?\d*(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?)"
 
 
 def redact(message):
-    """A hidden test's message without the reference's numbers: ``expected 0.731`` becomes ``expected (hidden)``."""
+    """A hidden test's message without the reference's numbers: ``expected 0.731`` becomes ``expected (hidden)``.
+
+    The checks of :mod:`nnbook.grading` already give no number inside a hidden
+    test; this is the second layer, for any other message.
+    """
     message = re.sub(rf"(expected:?\s*){_NUMBER}", r"\1(hidden)", message, flags=re.IGNORECASE)
+    message = re.sub(rf"((?:got|relative error|error)\s*){_NUMBER}", r"\1(hidden)", message, flags=re.IGNORECASE)
     return re.sub(r"(expected \S+ of |expected array\s*)\[[^\]]*\]", r"\1[…]", message)
 
 
-def write_back(original, after):
-    """Copy into the grader's arrays the changes the student's function made to its arguments in the kernel."""
-    if isinstance(original, np.ndarray) and type(after) is np.ndarray and original.shape == after.shape:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if original.flags.writeable:
-                np.copyto(original, after, casting="unsafe")
-    elif isinstance(original, (list, tuple)) and isinstance(after, (list, tuple)) and len(original) == len(after):
-        for item, changed in zip(original, after):
-            write_back(item, changed)
-    elif isinstance(original, dict) and isinstance(after, dict):
-        for key in original.keys() & after.keys():
-            write_back(original[key], after[key])
+_DECIMAL = r"-?(?:\d+\.\d*|\.\d+|\d+(?=[eE]))(?:[eE][-+]?\d+)?|\b\d{5,}\b"
+
+
+def redact_student_message(message):
+    """A student's exception message as a hidden test may show it: every decimal number, and every integer of five
+    digits or more, cut out (a function may raise with its hidden inputs in the message); shapes stay."""
+    return re.sub(_DECIMAL, "…", message)
+
+
+def describe_location(location, name):
+    """`` at line 4 of your one_hidden_backward: dZ1 = dZ2 @ W2``, from the bridge's ``student_line``, or ``""``."""
+    if not isinstance(location, dict):
+        return ""
+    line, function, code = location.get("line"), location.get("function"), location.get("code")
+    if not isinstance(line, int) or not isinstance(function, str) or not isinstance(code, str):
+        return ""
+    where = f"your {function}" if function.isidentifier() and function != "<module>" else f"the cell of {name}"
+    return f" (at line {line} of {where}: `{code[:200]}`)"
 
 
 def read_untrusted(folder_fd, name, limit=MAX_ANSWER_BYTES):
@@ -183,11 +216,13 @@ class SandboxedExecute(Execute):
     scratch = Unicode(help="The throwaway folder of this notebook: the only one the kernel may write to.").tag(config=True)
     package = Unicode(help="The folder of the package as graded code sees it (sandbox.student_package).").tag(config=True)
     names = List(Unicode(), help="The names the student was asked to define (student_names).").tag(config=True)
+    signatures = Any({}, help="{name: [parameter names]} of those names (student_signatures).")
     isolate = Bool(True, help="Run the kernel under bubblewrap (False: limits only).").tag(config=True)
     memory = Integer(2 * 2**30, help="Bytes of address space of the kernel.").tag(config=True)
     cpu_seconds = Integer(600, help="Seconds of CPU time of the kernel.").tag(config=True)
     notebook_timeout = Float(300.0, help="Seconds for the whole notebook, wall clock.").tag(config=True)
     output_limit = Integer(100_000, help="Bytes of output kept per cell; the rest is dropped.").tag(config=True)
+    hidden_seed = Integer(0, help="The grading run's secret, mixed into the hidden tests' inputs.").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         folders = {name: os.path.join(self.scratch, name) for name in ("work", "io", "home", "tmp", "ipc")}
@@ -197,7 +232,9 @@ class SandboxedExecute(Execute):
         self.io_fd = os.open(self.io_folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         resources.setdefault("metadata", {})["path"] = folders["work"]
         self.namespace = {"__name__": "__grader__"}
-        self.namespace.update({name: StudentFunction(self, name) for name in self.names})
+        self.namespace.update({name: StudentFunction(self, name, self.signatures.get(name, ()))
+                               for name in self.names})
+        grading.set_hidden_seed(self.hidden_seed)
         self.stopped, self.status, self.current_index, self._current_cell = None, "graded", 0, None
         self.output_bytes = {}
         self.deadline = time.monotonic() + self.notebook_timeout
@@ -328,7 +365,7 @@ class SandboxedExecute(Execute):
         except NotRun:
             error = error_output("NotRun", f"This test could not run: {self.stopped}.")
         except StudentError as failure:
-            error = error_output(failure.kind, str(failure))
+            error = error_output(failure.kind, redact_student_message(str(failure)) if hidden else str(failure))
         except AssertionError as failure:
             error = error_output("AssertionError", redact(str(failure)) if hidden else str(failure))
         except Exception as failure:  # noqa: BLE001 (whatever goes wrong, the test fails with its reason)
@@ -345,8 +382,13 @@ class SandboxedExecute(Execute):
 
     # -- a call of the student's function ------------------------------------------------------------------------------
 
-    def call_student(self, name, args, kwargs):
-        """Run the student's ``name(*args, **kwargs)`` in the kernel; its result, as plain data checked here."""
+    def call_student(self, name, args, kwargs, parameters=()):
+        """Run the student's ``name(*args, **kwargs)`` in the kernel; its result, as plain data checked here.
+
+        The arguments as the kernel reports them after the call are compared
+        with those sent (an ``AssertionError`` names one the function changed in
+        place), and are otherwise dropped: the grader's own values never change.
+        """
         if self.stopped:
             raise NotRun(self.stopped)
         request = f"call-{secrets.token_hex(8)}.json"
@@ -379,12 +421,19 @@ class SandboxedExecute(Execute):
         except plaindata.PlainDataError as problem:
             raise StudentError("NoAnswer", f"the answer of {name} is not plain data ({problem})") from None
         if "error" in answer:
-            kind, message = (list(answer["error"]) + ["", ""])[:2]
+            kind, message, location = (list(answer["error"]) + ["", "", None])[:3]
             kind = kind if isinstance(kind, str) and kind.isidentifier() else "Error"
             hint = " (the kernel is limited to {:.3g} GiB of memory)".format(self.memory / 2**30) if kind == "MemoryError" else ""
-            raise StudentError(kind[:60], f"{str(message)[:1000]}{hint}")
-        write_back(list(args), answer["args"])
-        write_back(dict(kwargs), answer["kwargs"])
+            raise StudentError(kind[:60], f"{str(message)[:1000]}{hint}{describe_location(location, name)}")
+        names = [*parameters, *(f"argument {i + 1}" for i in range(len(parameters), len(args)))]
+        after_args = answer["args"] if isinstance(answer["args"], (list, tuple)) else []
+        after_kwargs = answer["kwargs"] if isinstance(answer["kwargs"], dict) else {}
+        changed = [grading.changed_entry(before, after, where)
+                   for where, before, after in zip(names, args, list(after_args) + [None] * len(args))]
+        changed += [grading.changed_entry(kwargs[key], after_kwargs.get(key), key) for key in kwargs]
+        changed = [where for where in changed if where]
+        if changed:
+            raise AssertionError(grading.in_place_message(name, changed[0]))
         return answer["result"]
 
 

@@ -1,0 +1,241 @@
+"""Each function is judged alone, and a derivative is told from an estimate of one, by ``nnbook-autograde``.
+
+For every exercise, one sandboxed grading run of these made-up students:
+
+* ``broken_<f>``: every answer right but ``f``, whose cell has a syntax error, so
+  ``f`` is not even defined. The README promises that "a notebook gets exactly
+  the points of the functions it gets right": the student must lose exactly the
+  points of ``f``'s test cells, whatever other functions call or depend on.
+* ``in_place_<f>``: every answer right, but ``f`` changes one of its arguments
+  in place (and still returns the right values): it loses ``f``'s points,
+  and the message names the argument; the grader's own values never change.
+* ``numerical_<f>``: every answer right but the backward pass ``f``, computed
+  by central differences (the usual step ``h = 1e-5``) instead of the
+  derivative. It must earn none of ``f``'s points: the tolerances
+  (``nnbook.grading.TOLERANCES``) reject the estimate, and the hidden tests'
+  large inputs would make it too slow anyway.
+
+It needs bubblewrap (``apt-get install -y bubblewrap``) and is skipped without
+it, unless ``NNBOOK_REQUIRE_SANDBOX=1``.
+"""
+
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbgrader_course import (
+    autograded,
+    cell_scores,
+    cells_by_id,
+    errors,
+    grade_cells,
+    make_course,
+    nbgrader_env,
+    submission,
+    submit,
+    written_answer,
+)
+from optional import require_sandbox
+
+pytestmark = pytest.mark.autograde
+
+NOTEBOOKS = {"ex01": "perceptron_logistic.ipynb", "ex02": "computation_graphs.ipynb", "ex03": "backprop_by_hand.ipynb"}
+FUNCTIONS = {
+    "ex01": ("perceptron_update", "sigmoid", "binary_cross_entropy", "bce_gradients", "gradient_descent_step"),
+    "ex02": ("mul_backward", "add_backward", "matmul_backward", "exp_backward", "log_backward", "sum_backward",
+             "sigmoid_backward", "backprop"),
+    "ex03": ("one_hidden_forward", "one_hidden_backward", "deep_forward", "deep_backward"),
+}
+# the test cells of a function whose name is not in their grade id
+EXTRA_CELLS = {
+    "one_hidden_backward": ("one_hidden_dW2", "one_hidden_db2", "one_hidden_dW1", "one_hidden_db1", "one_hidden_dX"),
+    "deep_backward": ("deep_output_layer", "deep_hidden_layers", "deep_dX"),
+}
+
+CENTRAL_DIFFERENCE = '''
+def central_difference(f, x, h=1e-5):
+    """The numerical gradient of the scalar f() with respect to the array x, perturbed in place."""
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        saved = x[index]
+        x[index] = saved + h
+        plus = f()
+        x[index] = saved - h
+        minus = f()
+        x[index] = saved
+        grad[index] = (plus - minus) / (2 * h)
+    return grad
+'''
+NUMERICAL = {
+    "mul_backward": '''
+def mul_backward(dout, a, b, h=1e-5):
+    return dout * ((a + h) * b - (a - h) * b) / (2 * h), dout * (a * (b + h) - a * (b - h)) / (2 * h)
+''',
+    "exp_backward": '''
+def exp_backward(dout, x, h=1e-5):
+    return dout * (np.exp(x + h) - np.exp(x - h)) / (2 * h)
+''',
+    "log_backward": '''
+def log_backward(dout, x, h=1e-5):
+    return dout * (np.log(x + h) - np.log(x - h)) / (2 * h)
+''',
+    "sigmoid_backward": '''
+def sigmoid_backward(dout, x, h=1e-5):
+    return dout * (1 / (1 + np.exp(-x - h)) - 1 / (1 + np.exp(-x + h))) / (2 * h)
+''',
+    "matmul_backward": CENTRAL_DIFFERENCE + '''
+def matmul_backward(dout, A, B):
+    A, B = A.copy(), B.copy()
+    return (central_difference(lambda: np.sum((A @ B) * dout), A),
+            central_difference(lambda: np.sum((A @ B) * dout), B))
+''',
+    "one_hidden_backward": CENTRAL_DIFFERENCE + '''
+def one_hidden_backward(y, cache, params):
+    P, X, Y = {k: v.copy() for k, v in params.items()}, cache["A0"].copy(), y[:, None]
+
+    def cost():
+        A2 = 1 / (1 + np.exp(-(np.tanh(X @ P["W1"].T + P["b1"]) @ P["W2"].T + P["b2"])))
+        return -np.mean(Y * np.log(A2) + (1 - Y) * np.log(1 - A2))
+
+    return {**{"d" + name: central_difference(cost, P[name]) for name in P}, "dX": central_difference(cost, X)}
+''',
+    "deep_backward": CENTRAL_DIFFERENCE + '''
+def deep_backward(y, cache, params):
+    P, X, L = {k: v.copy() for k, v in params.items()}, cache["A0"].copy(), len(params) // 2
+
+    def cost():
+        A = X
+        for l in range(1, L + 1):
+            Z = A @ P[f"W{l}"].T + P[f"b{l}"]
+            A = np.maximum(Z, 0)
+        Z = Z - Z.max(axis=1, keepdims=True)
+        return -np.mean(Z[np.arange(len(y)), y] - np.log(np.exp(Z).sum(axis=1)))
+
+    return {**{"d" + name: central_difference(cost, P[name]) for name in P}, "dX": central_difference(cost, X)}
+''',
+}
+IN_PLACE = {  # exercise: (function, the argument it changes, an answer that changes it and is otherwise right)
+    "ex01": ("sigmoid", "z", '''
+def sigmoid(z):
+    np.negative(z, out=z)  # z is now -z: the caller's array changed
+    np.exp(z, out=z)
+    return 1 / (1 + z)
+'''),
+    "ex02": ("exp_backward", "dout", '''
+def exp_backward(dout, x):
+    dout *= np.exp(x)
+    return dout
+'''),
+    "ex03": ("deep_backward", "params['W1']", '''
+def deep_backward(y, cache, params):
+    L = len(params) // 2
+    ZL = cache[f"Z{L}"]
+    m = ZL.shape[0]
+    E = np.exp(ZL - ZL.max(axis=1, keepdims=True))
+    dZ = E / E.sum(axis=1, keepdims=True)
+    dZ[np.arange(m), y] -= 1
+    dZ /= m
+    grads = {}
+    for l in range(L, 0, -1):
+        grads[f"dW{l}"] = dZ.T @ cache[f"A{l - 1}"]
+        grads[f"db{l}"] = dZ.sum(axis=0)
+        dA = dZ @ params[f"W{l}"]
+        if l > 1:
+            dZ = dA * (cache[f"Z{l - 1}"] > 0)
+    grads["dX"] = dA
+    params["W1"] -= 0.1 * grads["dW1"]  # a gradient step, in place: not the backward pass's job
+    return grads
+'''),
+}
+CRASH = {  # exercise: (function, an answer whose numpy call fails, the line that raises)
+    "ex03": ("one_hidden_backward", '''
+def one_hidden_backward(y, cache, params):
+    m = y.shape[0]
+    dZ2 = (cache["A2"] - y[:, None]) / m
+    dZ1 = (dZ2 @ params["W1"]) * (1 - cache["A1"] ** 2)  # W1 where W2 belongs: the shapes do not match
+    return {"dW1": dZ1.T @ cache["A0"], "db1": dZ1.sum(axis=0), "dW2": dZ2.T @ cache["A1"], "db2": dZ2.sum(axis=0),
+            "dX": dZ1 @ params["W1"]}
+''', 'dZ1 = (dZ2 @ params["W1"]) * (1 - cache["A1"] ** 2)'),
+}
+NUMERICAL_OF = {"ex01": (), "ex02": ("mul_backward", "exp_backward", "log_backward", "sigmoid_backward", "matmul_backward"),
+                "ex03": ("one_hidden_backward", "deep_backward")}
+
+
+def cells_of(function, cells):
+    names = (function, *EXTRA_CELLS.get(function, ()))
+    return {cell for cell in cells if cell.removeprefix("test_").removesuffix("_hidden") in names}
+
+
+@pytest.fixture(scope="module", params=sorted(NOTEBOOKS))
+def graded(request, tmp_path_factory):
+    require_sandbox()
+    assignment, notebook = request.param, NOTEBOOKS[request.param]
+    course = make_course(tmp_path_factory.mktemp(assignment), [assignment])
+    source = nbformat.read(course / "solutions" / assignment / notebook, as_version=4)
+    release = nbformat.read(course / "exercises" / assignment / notebook, as_version=4)
+    answers = {name: written_answer(cells_by_id(source)[name].source) for name in FUNCTIONS[assignment]}
+    students = {}
+    for function in FUNCTIONS[assignment]:
+        broken = answers[function].replace("):", "):)", 1)  # a syntax error in the def line
+        students[f"broken_{function}"] = (function, {**answers, function: broken})
+    function, _, answer = IN_PLACE[assignment]
+    students[f"in_place_{function}"] = (function, {**answers, function: answer})
+    if assignment in CRASH:
+        function, answer, _ = CRASH[assignment]
+        students[f"crash_{function}"] = (function, {**answers, function: answer})
+    for function in NUMERICAL_OF[assignment]:
+        students[f"numerical_{function}"] = (function, {**answers, function: NUMERICAL[function]})
+    for student, (_, edits) in students.items():
+        submit(course, assignment, student, notebook, submission(release, edits))
+    command = [sys.executable, "-m", "nnbook.autograde", assignment, "--course", str(course), "--timeout", "240",
+               "--cell-timeout", "20", "--no-feedback"]
+    result = subprocess.run(command, env=nbgrader_env(), capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, f"nnbook-autograde failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    scores = cell_scores(course, assignment, list(students))
+    return course, assignment, grade_cells(source), students, scores
+
+
+def test_a_broken_function_costs_exactly_its_own_points(graded):
+    course, assignment, cells, students, scores = graded
+    for student, (function, _) in students.items():
+        if student.startswith("broken_"):
+            lost = cells_of(function, cells)
+            assert lost, f"{assignment}: no test cell found for {function}"
+            assert scores[student] == {cell: float(cell not in lost) for cell in cells}, student
+
+
+def test_a_numerical_gradient_in_place_of_the_backward_pass_earns_nothing(graded):
+    course, assignment, cells, students, scores = graded
+    numerical = {student: function for student, (function, _) in students.items() if student.startswith("numerical_")}
+    if not numerical:
+        pytest.skip(f"{assignment} has no backward pass that central differences could imitate")
+    for student, function in numerical.items():
+        lost = cells_of(function, cells)
+        assert scores[student] == {cell: float(cell not in lost) for cell in cells}, student
+
+
+def test_an_argument_changed_in_place_costs_the_points_and_is_named(graded):
+    course, assignment, cells, students, scores = graded
+    function, argument, _ = IN_PLACE[assignment]
+    student = f"in_place_{function}"
+    lost = cells_of(function, cells)
+    assert scores[student] == {cell: float(cell not in lost) for cell in cells}, student
+    notebook = cells_by_id(autograded(course, assignment, student, NOTEBOOKS[assignment]))
+    for cell in sorted(lost):
+        (error,) = errors(notebook[cell])
+        assert error.evalue.startswith(f"{function} changed its argument {argument} in place"), (cell, error.evalue)
+
+
+def test_a_crash_in_the_students_function_shows_the_line_that_raised(graded):
+    course, assignment, cells, students, scores = graded
+    if assignment not in CRASH:
+        pytest.skip(f"no crashing student for {assignment}")
+    function, _, line = CRASH[assignment]
+    notebook = cells_by_id(autograded(course, assignment, f"crash_{function}", NOTEBOOKS[assignment]))
+    for cell in sorted(cells_of(function, cells)):
+        (error,) = errors(notebook[cell])
+        assert error.ename == "ValueError", (cell, error.ename)
+        assert f"(at line 4 of your {function}: `{line}" in error.evalue, (cell, error.evalue)
+        if not cell.endswith("_hidden"):
+            assert "matmul" in error.evalue, error.evalue  # numpy's own words, in a visible test
