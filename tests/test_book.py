@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
+import yaml
 
 import nnbook
 from book_pages import ROOT, chapters, exercise_notebooks, toc_pages
@@ -63,8 +64,12 @@ class PageParser(html.parser.HTMLParser):
 
 
 def parse(path):
+    return parse_text(path.read_text(errors="replace"))
+
+
+def parse_text(text):
     parser = PageParser()
-    parser.feed(path.read_text(errors="replace"))
+    parser.feed(text)
     return parser
 
 
@@ -230,8 +235,25 @@ def test_every_page_states_the_nnbook_version_it_was_built_with(built_html):
         assert VERSION_STAMP in (built_html / page.with_suffix(".html")).read_text(), f"{page}: no version stamp"
 
 
+# Host names that stand for "some hub", never a real one.
+PLACEHOLDER_HOSTS = re.compile(r"(^|\.)(example\.(org|com|net)|localhost|your[-_.\w]*)$")
+
+
+def configured_hub():
+    """The JupyterHub of _config.yml's launch buttons, or "" when none is configured."""
+    launch = yaml.safe_load((ROOT / "_config.yml").read_text()).get("launch_buttons", {})
+    return (launch.get("jupyterhub_url") or "").strip()
+
+
+def test_the_jupyterhub_button_names_a_real_hub_or_is_not_configured():
+    hub = configured_hub()
+    assert not hub or not PLACEHOLDER_HOSTS.search(urlsplit(hub).hostname or ""), (
+        f"_config.yml: jupyterhub_url {hub!r} is a placeholder; remove it, or name your institution's hub")
+
+
 def test_launch_buttons_and_download_reach_a_real_notebook(built_html):
-    """Binder, JupyterHub and Colab open an .ipynb of the repository; the download button offers the executed notebook."""
+    """Binder and Colab (and JupyterHub, if configured) open an .ipynb of the repository; the download button offers the executed notebook."""
+    hub = configured_hub()
     for page in chapters() + exercise_notebooks():
         text = (built_html / page.with_suffix(".html")).read_text()
         notebook = page.with_suffix(".ipynb").as_posix()
@@ -239,7 +261,11 @@ def test_launch_buttons_and_download_reach_a_real_notebook(built_html):
         colab = re.search(r'href="(https://colab\.research\.google\.com/github/[^"]+)"', text)
         assert colab and colab.group(1).endswith(f"/blob/main/{notebook}"), f"{page}: Colab must open {notebook}"
         assert f"urlpath=lab/tree/{notebook}" in text, f"{page}: no Binder link to {notebook}"
-        assert "/hub/user-redirect/git-pull?" in text, f"{page}: no JupyterHub link"
+        if hub:
+            assert f'href="{hub.rstrip("/")}/hub/user-redirect/git-pull?' in text, f"{page}: no link to {hub}"
+        else:
+            assert "/hub/user-redirect/" not in text and "logo_jupyterhub" not in text, (
+                f"{page}: a JupyterHub button, but _config.yml names no hub")
         download = built_html / "_sources" / notebook
         assert download.exists() and f"_sources/{notebook}" in text, f"{page}: no .ipynb download"
         nbformat.validate(nbformat.read(download, as_version=4))
@@ -258,3 +284,73 @@ def test_explorers_show_a_still_image_with_a_note_on_running_them_live(built_htm
         explorers += len(figures)
         assert "application/vnd.jupyter.widget-view+json" not in text, f"{page}: a dead widget view in the HTML"
     assert explorers >= 4, "expected the four explorers of nnbook.widgets in the chapters"
+
+
+# A number and nothing else: what a cell ending with `check_gradient(...)` shows, or `print(error)`.
+BARE_NUMBER = re.compile(r"^\s*[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?\s*$")
+
+
+def test_no_cell_output_is_a_bare_number(built_html):
+    """Every number a chapter prints says what it is ("relative error …: 2.5e-10"), or is asserted instead."""
+    for page in chapters():
+        notebook = nbformat.read(built_html.parent / "jupyter_execute" / page.with_suffix(".ipynb"), as_version=4)
+        for cell in notebook.cells:
+            for output in cell.get("outputs", []):
+                text = output.get("text") if output.output_type == "stream" else output.get("data", {}).get("text/plain")
+                bare = [line for line in (text or "").splitlines() if BARE_NUMBER.match(line)]
+                assert not bare, f"{page}: a cell prints the bare number {bare[0]!r}:\n{cell.source}"
+
+
+def test_the_notation_page_shows_the_batch_formula_in_code_not_escaped_tex(built_html):
+    text = (built_html / "book" / "notation.html").read_text()
+    assert "A\\_prev" not in text, "notation.html shows \\texttt{A\\_prev}, which MathJax renders with its backslash"
+    assert '<span class="pre">A_prev</span>' in text
+
+
+def self_check_titles(page_html):
+    """The numbered titles of the self-check questions (sphinx-exercise's exercise nodes) of a page, in order."""
+    return re.findall(r'<div class="exercise admonition" id="[^"]+">\s*<p class="admonition-title">'
+                      r'<span class="caption-number">([^<]*)</span>', page_html)
+
+
+def test_self_checks_are_numbered_per_chapter_and_never_called_exercises(built_html):
+    """"Self-check 4.2" is the second question of chapter 4; "Exercise 1/2/3" are the graded notebooks only."""
+    numbers = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]["nnbook_chapter_numbers"]
+    counts, seen = {}, 0
+    for page in toc_pages():
+        if page.suffix != ".md":
+            continue
+        text = (built_html / page.with_suffix(".html")).read_text()
+        titles = self_check_titles(text)
+        assert text.count('class="exercise admonition"') == len(titles), f"{page}: a self-check without a number"
+        for title in titles:
+            chapter = numbers[page.with_suffix("").as_posix()]
+            counts[chapter] = counts.get(chapter, 0) + 1
+            assert title.strip() == f"Self-check {chapter}.{counts[chapter]}", f"{page}: {title!r}"
+        seen += len(titles)
+        assert not re.search(r'class="(admonition-title|caption-number)">\s*(<[^>]+>\s*)*Exercise \d', text), (
+            f"{page}: a self-check titled like a graded exercise")
+        answers = re.findall(r'<div class="solution dropdown admonition"[^>]*>\s*<p class="admonition-title">([^<]*)</p>', text)
+        assert all(answer.strip() == "Solution" for answer in answers), f"{page}: {answers}"
+    assert seen >= 30, "expected the self-check questions of every chapter"
+
+
+def next_page(page_html):
+    found = re.search(r'<a class="right-next"\s+href="([^"]+)"', page_html)
+    return found and found.group(1)
+
+
+def test_next_leads_from_the_student_guide_to_the_chapters_and_from_the_exercises_to_the_instructors(built_html):
+    students = (built_html / "book" / "guide_students.html").read_text()
+    assert next_page(students) == "perceptron.html", "after the student guide comes the first chapter"
+    last_exercise = exercise_notebooks()[-1]
+    following = next_page((built_html / last_exercise.with_suffix(".html")).read_text())
+    assert following and following.endswith("book/guide_instructors.html"), f"after {last_exercise}: {following}"
+
+
+def test_the_introduction_links_every_chapter_of_the_book(built_html):
+    text = (built_html / "book" / "intro.html").read_text()
+    covers = text[text.index('id="what-the-book-covers"'):text.index('id="prerequisites"')]
+    links = {href.split("#")[0] for href in parse_text(covers).links}
+    missing = [page for page in chapters() if page.stem != "intro" and f"{page.stem}.html" not in links]
+    assert not missing, f"the introduction's list of chapters does not link {missing}"

@@ -5,7 +5,8 @@ The site of the session's build (``built_html`` in ``conftest.py``) is served on
 127.0.0.1 unresolvable, so a page that needs a CDN breaks here as it would
 offline. Every page of the table of contents must load with no console error,
 its mathematics typeset by MathJax and every image decoded; the search page
-must find a chapter; previous/next must walk the table of contents.
+must find a chapter; previous/next must walk the table of contents; no display
+equation may be wider than its column, on a laptop screen or on a phone.
 Screenshots are written to ``_build/test-artifacts/``.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs
@@ -37,6 +38,7 @@ CHROMIUM_FLAGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
 TIMEOUT = 30  # seconds for a page, its MathJax and its images
+WINDOW = (1280, 900)  # the window size of CHROMIUM_FLAGS, restored after a test that changes it
 
 pytestmark = pytest.mark.browser
 
@@ -216,7 +218,7 @@ def test_screenshots_of_the_book_are_saved_as_artifacts(browser, site):
     for page in (Path("book/logistic.md"), Path("book/mlp.md"), Path("book/exercises.md")):
         load(browser, page_url(site, page))
         shots.append(screenshot(browser, "page-" + page.stem))
-    # the header of a chapter with its launch menu open: Binder, JupyterHub, Colab
+    # the header of a chapter with its launch menu open: Binder and Colab (JupyterHub when _config.yml names a hub)
     load(browser, page_url(site, chapters()[-1]))
     browser.find_element(By.CSS_SELECTOR, 'button[aria-label="Launch interactive content"]').click()
     wait_for(browser, lambda d: d.find_element(By.PARTIAL_LINK_TEXT, "Colab").is_displayed(), "the launch menu")
@@ -225,3 +227,38 @@ def test_screenshots_of_the_book_are_saved_as_artifacts(browser, site):
         width, height = png_size(path)
         assert path.stat().st_size > 20_000 and width >= 1000 and height >= 600, f"{path.name}: {width}x{height}"
     assert png_size(shots[0])[1] > 3000, "the chapter's screenshot should hold the whole page"
+
+
+# A laptop screen and a phone (CSS pixels).
+VIEWPORTS = {"laptop-1366x768": (1366, 768), "phone-390x844": (390, 844)}
+
+# Every display equation with its width and the width of its column. nnbook_book.py shrinks an
+# equation wider than its column, down to 60 % (a phone), and marks it data-nnbook-shrunk.
+DISPLAY_EQUATIONS = """
+return Array.from(document.querySelectorAll('mjx-container[display="true"]')).map(m => ({
+  needed: m.scrollWidth, room: m.clientWidth, shrunk: m.dataset.nnbookShrunk || null,
+  tex: (m.querySelector('mjx-assistive-mml') || m).textContent.slice(0, 100)}));
+"""
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+@pytest.mark.parametrize("page", chapters(), ids=lambda page: page.stem)
+def test_no_display_equation_is_wider_than_its_column(browser, site, page, viewport):
+    """scrollWidth <= clientWidth + 1 for every display equation: nothing is cut or needs a scroll bar.
+
+    At 1366 px every equation fits at its normal size; on a phone, a wide one may be shrunk (not
+    below 60 %), and one that would need more must be broken into lines in the chapter's source.
+    """
+    width, height = VIEWPORTS[viewport]
+    browser.set_window_size(width, height)
+    try:
+        load(browser, page_url(site, page))
+        assert browser.execute_script("return window.innerWidth") == width
+        equations = browser.execute_script(DISPLAY_EQUATIONS)
+        too_wide = [f"{e['needed']} px in {e['room']} px: {e['tex']}" for e in equations if e["needed"] > e["room"] + 1]
+        assert not too_wide, f"{page} at {viewport}: equations wider than their column:\n" + "\n".join(too_wide)
+        if width >= 1366:
+            shrunk = [f"shrunk to {e['shrunk']}: {e['tex']}" for e in equations if e["shrunk"]]
+            assert not shrunk, f"{page} at {viewport}: break these equations into lines:\n" + "\n".join(shrunk)
+    finally:
+        browser.set_window_size(*WINDOW)

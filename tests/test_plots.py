@@ -59,3 +59,21 @@ def test_confusion_matrix_writes_every_count():
     ax = plots.plot_confusion_matrix(C, class_names=["no", "yes"])
     assert sorted(t.get_text() for t in ax.texts) == ["0", "1", "5", "7"]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["no", "yes"]
+
+
+def test_confusion_matrix_counts_are_legible_on_its_own_figure():
+    """A 10-class matrix on its own figure: 6 inches wide (shown at full size in the book), counts at 10 pt or more."""
+    C = np.arange(100).reshape(10, 10)
+    ax = plots.plot_confusion_matrix(C)
+    assert ax.figure.get_figwidth() >= 6
+    assert len(ax.texts) == 100 and min(t.get_fontsize() for t in ax.texts) >= 10
+
+
+def test_confusion_matrix_counts_fit_their_cells_in_a_panel():
+    """In a small panel the counts shrink with the cells, down to 8 pt; ``fontsize`` overrides."""
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3))
+    C = np.arange(100).reshape(10, 10)
+    small = plots.plot_confusion_matrix(C, ax=axes[2])
+    sizes = {t.get_fontsize() for t in small.texts}
+    assert len(sizes) == 1 and 8 <= sizes.pop() < 10
+    assert {t.get_fontsize() for t in plots.plot_confusion_matrix(C, ax=axes[1], fontsize=12).texts} == {12}

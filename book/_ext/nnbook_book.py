@@ -7,6 +7,12 @@
   download link. Nothing is hard-coded: a new exercise folder appears by itself.
 * ``{graded-exercise}`ex02``` links a chapter to the page of one assignment, or
   prints the folder name while that assignment does not exist yet.
+* The self-check questions (sphinx-exercise's ``exercise`` directive, titled by
+  ``numfig_format["exercise"]``) are numbered per chapter, "Self-check 4.2", with the
+  chapter numbers of ``nnbook_chapter_numbers`` (see :func:`number_self_checks`).
+* A display equation wider than its column (a phone) is shrunk to fit, down to
+  :data:`MIN_MATH_SCALE` of its size (see :data:`FIT_DISPLAY_MATH`); wider ones must be
+  broken into lines in the source.
 * Each page loads each of its scripts once (see :func:`drop_duplicate_scripts`).
 
 Pages that list exercises are read again when the set of exercise notebooks
@@ -19,9 +25,12 @@ from typing import NamedTuple
 
 from docutils import nodes
 from sphinx import addnodes
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 import nnbook
+
+logger = logging.getLogger(__name__)
 
 EXERCISES = "exercises"
 
@@ -152,6 +161,77 @@ def configure(app, config):
     config.myst_substitutions = {**config.myst_substitutions, "nnbook_version": nnbook.__version__}
 
 
+def number_self_checks(app, env):
+    """Number the self-check questions per chapter: the k-th question of chapter n is "n.k".
+
+    Sphinx numbers the ``exercise`` nodes of sphinx-exercise like figures, one count
+    for the whole book (``env.toc_fignumbers``, filled just before this runs). This
+    keeps Sphinx's order and replaces each number by (chapter, rank in the chapter),
+    the chapter being ``nnbook_chapter_numbers[docname]``; the pages of one chapter
+    share its count. A page with self-checks and no chapter number is a warning.
+    Returns the pages whose numbers changed, which Sphinx then writes again.
+    """
+    numbers = app.config.nnbook_chapter_numbers
+    found = sorted(((number, docname, node_id)
+                    for docname, kinds in env.toc_fignumbers.items()
+                    for node_id, number in kinds.get("exercise", {}).items()))
+    counts, changed = {}, set()
+    for _, docname, node_id in found:
+        if docname not in numbers:
+            logger.warning(f"self-check questions in {docname}, which has no chapter number in "
+                           "nnbook_chapter_numbers (_config.yml)", location=docname)
+            continue
+        chapter = int(numbers[docname])
+        counts[chapter] = counts.get(chapter, 0) + 1
+        new = (chapter, counts[chapter])
+        if env.toc_fignumbers[docname]["exercise"][node_id] != new:
+            env.toc_fignumbers[docname]["exercise"][node_id] = new
+            changed.add(docname)
+    return sorted(changed)
+
+
+#: The smallest size, as a fraction of the normal one, to which a display equation is shrunk to fit its column.
+MIN_MATH_SCALE = 0.6
+
+#: Runs when MathJax has typeset the page (MathJax's own ``startup.pageReady`` hook, so that
+#: ``MathJax.startup.promise`` resolves after it), and again when the window is resized or a
+#: dropdown opens: a display equation wider than its column is shrunk to fit, never below
+#: MIN_MATH_SCALE, and marked ``data-nnbook-shrunk``. An inline script placed after the page's
+#: ``window.MathJax = {...}``: it runs while the page is parsed, before the deferred tex-chtml.js.
+FIT_DISPLAY_MATH = """
+(function () {
+  if (!window.MathJax) return;  // a page without mathematics
+  const MIN_SCALE = %s;
+  function fit() {
+    document.querySelectorAll('mjx-container[display="true"]').forEach(function (math) {
+      if (!('nnbookFontSize' in math.dataset)) math.dataset.nnbookFontSize = math.style.fontSize;
+      math.style.fontSize = math.dataset.nnbookFontSize;
+      delete math.dataset.nnbookShrunk;
+      const width = math.clientWidth, needed = math.scrollWidth;
+      if (width === 0 || needed <= width + 1) return;
+      const scale = Math.max(MIN_SCALE, 0.99 * width / needed);
+      math.style.fontSize = (parseFloat(getComputedStyle(math).fontSize) * scale).toFixed(2) + 'px';
+      math.dataset.nnbookShrunk = scale.toFixed(2);
+    });
+  }
+  let pending = false;
+  function later() {
+    if (pending) return;
+    pending = true;
+    setTimeout(function () { pending = false; fit(); }, 150);
+  }
+  const startup = window.MathJax.startup = window.MathJax.startup || {};
+  startup.pageReady = function () {
+    return MathJax.startup.defaultPageReady().then(function () {
+      fit();
+      window.addEventListener('resize', later);
+      document.addEventListener('click', later);  // a dropdown that opens shows its equations
+    });
+  };
+})();
+""" % MIN_MATH_SCALE
+
+
 def drop_duplicate_scripts(app, pagename, templatename, context, doctree):
     """Load each script once per page.
 
@@ -172,7 +252,11 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
+    app.add_config_value("nnbook_chapter_numbers", {}, "env", types=[dict])
     app.connect("config-inited", configure)
+    app.connect("env-get-updated", number_self_checks, priority=900)  # after Sphinx numbered them
+    # after the page's `window.MathJax = {...}` (priority 500), before the deferred tex-chtml.js runs
+    app.add_js_file(None, body=FIT_DISPLAY_MATH, priority=600)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     app.add_directive("graded-exercises", GradedExercisesDirective)
     app.add_role("graded-exercise", graded_exercise_role)

@@ -76,19 +76,33 @@ def plot_digits(images, labels=None, n_columns=10, image_shape=None, axes_size=0
     return fig
 
 
-def plot_confusion_matrix(C, ax=None, class_names=None, title=None):
-    """Draw the confusion matrix ``C : (K, K)`` (rows: true class, columns: predicted) with its counts."""
+def count_fontsize(ax, K, fraction=0.4, smallest=8.0, largest=14.0):
+    """A font size (points) for the counts of a ``K × K`` matrix drawn on ``ax``: ``fraction`` of a cell's side, clipped."""
+    box = ax.get_position()
+    width, height = ax.figure.get_size_inches()
+    cell = 72.0 * min(box.width * width, box.height * height) / K  # the side of a cell, in points
+    return float(np.clip(fraction * cell, smallest, largest))
+
+
+def plot_confusion_matrix(C, ax=None, class_names=None, title=None, fontsize=None):
+    """Draw the confusion matrix ``C : (K, K)`` (rows: true class, columns: predicted) with its counts.
+
+    On its own figure (``ax`` None) of 6 × 6 inches, which the book shows at full size; the
+    counts are written at ``fontsize`` points, by default as large as a cell allows
+    (:func:`count_fontsize`), so that they stay legible in a figure of several panels too.
+    """
     C = np.asarray(C)
-    ax = _axes(ax, (4.5, 4.5))
+    ax = _axes(ax, (6, 6))
     ax.imshow(C, cmap="Blues")
     K = C.shape[0]
     names = class_names if class_names is not None else [str(k) for k in range(K)]
     ax.set(xticks=range(K), yticks=range(K), xticklabels=names, yticklabels=names,
            xlabel="predicted class", ylabel="true class")
+    size = fontsize if fontsize is not None else count_fontsize(ax, K)
     threshold = C.max() / 2
     for i in range(K):
         for j in range(K):
-            ax.text(j, i, str(C[i, j]), ha="center", va="center", fontsize=8,
+            ax.text(j, i, str(C[i, j]), ha="center", va="center", fontsize=size,
                     color="white" if C[i, j] > threshold else "black")
     if title:
         ax.set_title(title)
