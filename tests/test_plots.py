@@ -77,3 +77,91 @@ def test_confusion_matrix_counts_fit_their_cells_in_a_panel():
     sizes = {t.get_fontsize() for t in small.texts}
     assert len(sizes) == 1 and 8 <= sizes.pop() < 10
     assert {t.get_fontsize() for t in plots.plot_confusion_matrix(C, ax=axes[1], fontsize=12).texts} == {12}
+
+
+# ---- weight images, histograms of oriented gradients, computation graphs -------------------------
+
+
+def test_weight_images_show_each_row_with_a_scale_centred_on_zero():
+    W = np.random.default_rng(0).normal(size=(5, 16))
+    fig = plots.plot_weight_images(W, image_shape=(4, 4), n_columns=3, labels=list("abcde"))
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 5 and len(fig.axes) == 6
+    image = shown[2].images[0]
+    np.testing.assert_allclose(image.get_array(), W[2].reshape(4, 4))
+    low, high = image.get_clim()
+    assert low == -high == -np.abs(W[2]).max() and shown[2].get_title() == "c"
+    with pytest.raises(ValueError, match="need 9"):
+        plots.plot_weight_images(W, image_shape=(3, 3))
+
+
+def test_hog_drawing_has_one_segment_per_non_empty_bin_across_the_gradient():
+    image = np.zeros((16, 16))
+    histograms = np.zeros((2, 2, 9))
+    histograms[0, 0, 0] = 4.0        # gradients at 0°-20°: a vertical edge, drawn as an almost vertical segment
+    histograms[1, 1, 4] = 2.0        # gradients near 90°: a horizontal edge
+    histograms[1, 1, 2] = 1.0
+    ax = plots.plot_hog(image, histograms, title="HOG")
+    segments = [line for line in ax.get_lines() if line.get_color() == "crimson"]
+    assert len(segments) == 3 and ax.get_title() == "HOG"
+    (x0, x1), (y0, y1) = segments[0].get_xdata(), segments[0].get_ydata()
+    assert abs(y1 - y0) > 5 * abs(x1 - x0)                                     # vertical
+    assert np.hypot(x1 - x0, y1 - y0) == pytest.approx(2 * 0.48 * 8)           # the largest bin: the longest
+    (x0, x1), (y0, y1) = segments[2].get_xdata(), segments[2].get_ydata()   # cell (1, 1), bin 4 after bin 2
+    assert abs(x1 - x0) > 5 * abs(y1 - y0)                                     # horizontal
+
+
+def drawn_graph(output, **kwargs):
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    ax = plots.plot_graph(output, **kwargs)
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
+    return ax, boxes, arrows
+
+
+def test_graph_drawing_has_one_box_per_node_and_one_arrow_per_edge():
+    from nnbook.autodiff import Tensor, trace
+
+    w, x, b = Tensor(2.0), Tensor(-1.0), Tensor(1.0)
+    u = w * x
+    z = u + b
+    loss = 0.5 * (z.sigmoid() - 1.0) ** 2
+    loss.backward()
+    nodes, edges = trace(loss)
+    ax, boxes, arrows = drawn_graph(loss, names={w: "w", x: "x", b: "b", u: "u", z: "z"})
+    assert len(boxes) == len(nodes) and len(arrows) == len(edges)
+    # w x, u + b, sigmoid, the constant −1 times 1.0, the sum, the power, 0.5 times it: 7 operations, 6 constants and inputs...
+    assert len(nodes) == 13 and len(edges) == 12
+    texts = [t.get_text() for t in ax.texts]
+    assert "w\n2" in texts and "u (×)\n-2" in texts and "z (+)\n-1" in texts
+    assert f"{float(w.grad):.4g}" in texts                                  # the gradient under w's box
+    # every arrow goes from left to right: an operation is drawn right of its operands
+    for arrow in arrows:
+        (x0, _), (x1, _) = arrow._posA_posB
+        assert x1 > x0
+
+
+def test_graph_drawing_gives_an_operand_used_twice_two_arrows():
+    from nnbook.autodiff import Tensor
+
+    a = Tensor(3.0)
+    b = a + a
+    c = b * b
+    c.backward()
+    ax, boxes, arrows = drawn_graph(c, names={a: "a", b: "b", c: "c"})
+    assert len(boxes) == 3 and len(arrows) == 4
+    bends = sorted(arrow.get_connectionstyle().rad for arrow in arrows)
+    assert bends == [-0.35, -0.35, 0.35, 0.35]                              # two curved arrows per pair
+    assert {"24", "12", "1"} <= {t.get_text() for t in ax.texts}               # dc/da = 8a, dc/db = 2b, dc/dc
+
+
+def test_graph_drawing_without_gradients_and_with_arrays():
+    from nnbook.autodiff import Tensor
+
+    X, W = Tensor(np.ones((4, 3))), Tensor(np.ones((2, 3)))
+    out = (X @ W.T).relu().sum()
+    ax, boxes, arrows = drawn_graph(out, show_grad=False, title="a layer")
+    assert len(boxes) == 6 and len(arrows) == 5 and ax.get_title() == "a layer"   # X, W, W.T, @, relu, sum
+    texts = [t.get_text() for t in ax.texts]
+    assert len(texts) == 6 and "input\nshape (4, 3)" in texts and "relu\nshape (4, 2)" in texts

@@ -17,6 +17,9 @@ chain rule).
 Broadcasting: when ``a`` of shape ``(n,)`` is added to ``B`` of shape
 ``(m, n)``, ``a`` was implicitly copied along a new first axis, so its
 gradient is the upstream gradient *summed* over that axis (:func:`unbroadcast`).
+
+:func:`trace` lists the nodes and edges of a graph, which
+:func:`nnbook.plots.plot_graph` draws.
 """
 
 import numpy as np
@@ -259,6 +262,23 @@ class Tensor:
         out = self._child(np.maximum(self.data, 0.0), (self,), "relu", backward)
         return out
 
+    def maximum(self, other):
+        """Element-wise ``max(self, other)``, with broadcasting; its backward *routes* the gradient.
+
+        Each entry of the output is one of its two inputs, so the upstream gradient
+        goes, whole, to the input that won, and the other gets nothing. On a tie it
+        goes to ``other``, as ``relu`` (``max(x, 0)``) gives ``x`` no gradient at 0.
+        """
+        other = as_tensor(other)
+
+        def backward():
+            wins = self.data > other.data
+            self.grad += unbroadcast(out.grad * wins, self.shape)
+            other.grad += unbroadcast(out.grad * ~wins, other.shape)
+
+        out = self._child(np.maximum(self.data, other.data), (self, other), "max", backward)
+        return out
+
     def softmax_cross_entropy(self, y):
         """Mean softmax cross-entropy of logits ``(m, K)`` against integer labels ``y : (m,)``; a scalar.
 
@@ -275,3 +295,16 @@ class Tensor:
 
         out = self._child(loss, (self,), "softmax_cross_entropy", backward)
         return out
+
+
+def trace(output):
+    """The graph that ``output`` was computed from: ``(nodes, edges)``, for drawing it (:func:`nnbook.plots.plot_graph`).
+
+    ``nodes`` lists every tensor ``output`` depends on, each after its parents (the
+    order of :meth:`Tensor.topological_order`, ``output`` last); ``edges`` lists a
+    pair ``(parent, child)`` for every operand of every operation, so a node used
+    twice by one operation (``b * b``) gives two edges, one per path of the chain rule.
+    """
+    nodes = output.topological_order()
+    edges = [(parent, node) for node in nodes for parent in node._parents]
+    return nodes, edges

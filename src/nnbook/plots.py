@@ -1,4 +1,5 @@
-"""The figures the chapters draw: decision boundaries, loss curves, digit grids, confusion matrices.
+"""The figures the chapters draw: decision boundaries, loss curves, digit grids, confusion matrices,
+weight images, histograms of oriented gradients and computation graphs.
 
 Each function draws on a matplotlib ``Axes`` (a new one when ``ax`` is None)
 and returns it, so chapters can combine them in subplots and tests can inspect
@@ -7,6 +8,7 @@ what was drawn.
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from .validation import as_float_array, check_ndim
 
@@ -106,4 +108,182 @@ def plot_confusion_matrix(C, ax=None, class_names=None, title=None, fontsize=Non
                     color="white" if C[i, j] > threshold else "black")
     if title:
         ax.set_title(title)
+    return ax
+
+
+def plot_weight_images(W, image_shape=(28, 28), n_columns=8, labels=None, axes_size=1.0):
+    """Draw each row of ``W : (k, h·w)`` as an ``h × w`` image, with a colour scale centred on 0. Returns the figure.
+
+    A unit computes ``w · x + b``: where its weight is positive (blue) ink raises
+    its score, where it is negative (red) ink lowers it. Each image has its own
+    scale, symmetric about zero, so that white is always a weight of 0.
+    """
+    W = check_ndim(as_float_array(W, "W"), "W", 2)
+    if W.shape[1] != int(np.prod(image_shape)):
+        raise ValueError(f"rows of W have {W.shape[1]} entries, images of shape {image_shape} need {int(np.prod(image_shape))}")
+    k = len(W)
+    n_rows = int(np.ceil(k / n_columns))
+    fig, axes = plt.subplots(n_rows, n_columns, figsize=(axes_size * n_columns, axes_size * n_rows + 0.2 * n_rows))
+    for i, ax in enumerate(np.atleast_1d(axes).ravel()):
+        ax.axis("off")
+        if i < k:
+            limit = np.abs(W[i]).max() or 1.0
+            ax.imshow(W[i].reshape(image_shape), cmap="RdBu", vmin=-limit, vmax=limit)
+            if labels is not None:
+                ax.set_title(str(labels[i]), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_hog(image, histograms, ax=None, title=None):
+    """Draw ``image : (H, W)`` with its histograms of oriented gradients ``histograms : (rows, cols, bins)`` on top.
+
+    In each cell, bin ``k`` (gradients at angles ``[k, k + 1) · 180°/bins``) is drawn as a
+    segment through the cell's centre, as long as the bin's share of the largest bin of
+    the image, and oriented *across* its gradients, along the edge that produced them.
+    ``histograms`` is what :func:`nnbook.features.hog_features` returns for one image;
+    cells of ``H // rows`` pixels. One segment per bin with a non-zero count.
+    """
+    image = check_ndim(as_float_array(image, "image"), "image", 2)
+    histograms = check_ndim(as_float_array(histograms, "histograms"), "histograms", 3)
+    rows, cols, bins = histograms.shape
+    cell = image.shape[0] // rows
+    ax = _axes(ax, (4, 4))
+    ax.imshow(image, cmap="gray_r", alpha=0.45)
+    largest = histograms.max() or 1.0
+    centres = (np.arange(bins) + 0.5) * np.pi / bins                 # the angle of each bin's centre
+    for r in range(rows):
+        for c in range(cols):
+            y0, x0 = (r + 0.5) * cell - 0.5, (c + 0.5) * cell - 0.5
+            for k in np.flatnonzero(histograms[r, c]):
+                half = 0.48 * cell * histograms[r, c, k] / largest
+                # an edge runs perpendicular to its gradient (angle + 90°); rows grow downwards, like gy
+                dx, dy = half * np.cos(centres[k] + np.pi / 2), half * np.sin(centres[k] + np.pi / 2)
+                ax.plot([x0 - dx, x0 + dx], [y0 - dy, y0 + dy], color="crimson", lw=1.5, solid_capstyle="round")
+    for position in np.arange(1, rows) * cell - 0.5:
+        ax.axhline(position, color="0.6", lw=0.5)
+    for position in np.arange(1, cols) * cell - 0.5:
+        ax.axvline(position, color="0.6", lw=0.5)
+    ax.set(xticks=[], yticks=[], xlim=(-0.5, image.shape[1] - 0.5), ylim=(image.shape[0] - 0.5, -0.5))
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+#: Symbols for the operations of :class:`nnbook.autodiff.Tensor` in :func:`plot_graph`.
+OPERATION_SYMBOLS = {"+": "+", "*": "×", "@": "@", "max": "max", "T": "transpose"}
+
+
+def graph_layout(nodes, edges):
+    """Positions ``{id(node): (column, row)}`` for drawing a computation graph from left (inputs) to right (output).
+
+    The output (the last of ``nodes``, a topological order) sits in the column of its
+    longest path from an input; every other node sits one column left of the first
+    node that uses it, as close to its use as it can be. Within a column, nodes start
+    in the order of a breadth-first walk from the output (left operands first), then
+    are ordered by the mean row of their neighbours, a few sweeps back and forth,
+    which keeps most edges short and uncrossed.
+    """
+    children = {id(node): [] for node in nodes}
+    for parent, child in edges:
+        children[id(parent)].append(child)
+    longest = {}
+    for node in nodes:                                   # topological order: parents first
+        longest[id(node)] = 1 + max((longest[id(parent)] for parent in node._parents), default=-1)
+    column = {}
+    for node in reversed(nodes):                         # users first
+        users = [column[id(child)] for child in children[id(node)]]
+        column[id(node)] = min(users) - 1 if users else longest[id(node)]
+    shift = min(column.values())
+    # a first order within each column: breadth first from the output, left operand first, so
+    # that ``(a + b) * c`` puts a above b above c
+    rank, queue = {id(nodes[-1]): 0}, [nodes[-1]]
+    for node in queue:
+        for parent in node._parents:
+            if id(parent) not in rank:
+                rank[id(parent)] = len(rank)
+                queue.append(parent)
+    columns = {}
+    for node in sorted(nodes, key=lambda node: rank[id(node)]):
+        columns.setdefault(column[id(node)] - shift, []).append(node)
+    row = {}
+    for members in columns.values():
+        for k, node in enumerate(members):
+            row[id(node)] = k - (len(members) - 1) / 2
+    neighbours = {id(node): [] for node in nodes}
+    for parent, child in edges:
+        neighbours[id(parent)].append(child)
+        neighbours[id(child)].append(parent)
+    order = sorted(columns)
+    for sweep in range(4):
+        for c in (order if sweep % 2 == 0 else order[::-1]):
+            members = columns[c]
+            key = {id(node): np.mean([row[id(n)] for n in neighbours[id(node)]]) if neighbours[id(node)] else 0.0
+                   for node in members}
+            members.sort(key=lambda node: key[id(node)])
+            for k, node in enumerate(members):
+                row[id(node)] = k - (len(members) - 1) / 2
+    return {id(node): (column[id(node)] - shift, row[id(node)]) for node in nodes}
+
+
+def _node_label(node, names):
+    name = names.get(node)
+    operation = OPERATION_SYMBOLS.get(node.op, node.op)
+    if name and operation:
+        head = f"{name} ({operation})"
+    else:
+        head = name or operation or ("input" if node.requires_grad else "constant")
+    value = f"{float(node.data):.4g}" if node.data.size == 1 else f"shape {node.shape}"
+    return f"{head}\n{value}"
+
+
+def plot_graph(output, names=None, ax=None, show_grad=True, title=None):
+    """Draw the computation graph of the :class:`~nnbook.autodiff.Tensor` ``output``: one box per node, one arrow per edge.
+
+    The graph is read from the engine (:func:`nnbook.autodiff.trace`), as micrograd
+    draws its own; nothing is typed by hand. Each box shows the node's name (from
+    ``names``, a dict ``{tensor: "w"}``) or its operation, and its value (its shape
+    for an array); with ``show_grad``, the gradient ``∂output/∂node`` held in ``grad``
+    after ``output.backward()`` is written in red under the box. Inputs are blue,
+    constants grey, operations orange. An operation that uses the same node twice
+    (``b * b``) gets two curved arrows from it, one per path of the chain rule.
+    """
+    from .autodiff import trace
+
+    names = names or {}
+    nodes, edges = trace(output)
+    where = graph_layout(nodes, edges)
+    n_columns = 1 + max(c for c, _ in where.values())
+    n_rows = 1 + max(r for _, r in where.values()) - min(r for _, r in where.values())
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4.0, 1.55 * n_columns), max(2.0, 1.0 * n_rows + 0.6)))
+    width, height, dx, dy = 1.05, 0.55, 1.55, 1.0       # box size and spacing, in data units
+    centre = {key: (dx * c, -dy * r) for key, (c, r) in where.items()}
+    for node in nodes:
+        x, y = centre[id(node)]
+        if node._parents:
+            colour = "#fde9c9"
+        else:
+            colour = "#dbe9f6" if node.requires_grad else "#e6e6e6"
+        ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height, boxstyle="round,pad=0.02,rounding_size=0.08",
+                                    fc=colour, ec="k", lw=0.8))
+        ax.text(x, y, _node_label(node, names), ha="center", va="center", fontsize=8.5)
+        if show_grad and node.requires_grad:
+            gradient = f"{float(node.grad):.4g}" if node.grad.size == 1 else f"shape {node.grad.shape}"
+            ax.text(x, y - height / 2 - 0.06, gradient, ha="center", va="top", fontsize=8, color="crimson")
+    seen = {}
+    for parent, child in edges:
+        pair = (id(parent), id(child))
+        copies = sum(1 for p, c in edges if (id(p), id(c)) == pair)
+        k = seen[pair] = seen.get(pair, -1) + 1
+        bend = 0.0 if copies == 1 else 0.7 * (k - (copies - 1) / 2)
+        (x0, y0), (x1, y1) = centre[id(parent)], centre[id(child)]
+        ax.add_patch(FancyArrowPatch((x0 + width / 2, y0), (x1 - width / 2, y1), arrowstyle="-|>", mutation_scale=10,
+                                     connectionstyle=f"arc3,rad={bend}", color="0.35", lw=1.0))
+    xs = [x for x, _ in centre.values()]
+    ys = [y for _, y in centre.values()]
+    ax.set(xlim=(min(xs) - width / 2 - 0.1, max(xs) + width / 2 + 0.1), ylim=(min(ys) - height / 2 - 0.45, max(ys) + height / 2 + 0.15))
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=10)
     return ax
