@@ -4,14 +4,18 @@ The tests of each exercise (``test_nbgrader.py`` for ex01, ``test_nbgrader_ex02.
 copy ``nbgrader_config.py`` and ``solutions/`` to a temporary folder, run
 nbgrader's command line there as an instructor does from the repository root,
 submit made-up students and read their scores back from the gradebook. The
-repository itself is never written to.
+repository itself is never written to. ``assert_inert_html`` checks that a
+feedback page holds nothing live (the autograder's tests use it).
 """
 
 import copy
+import html
 import os
+import re
 import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -129,3 +133,68 @@ def assert_ran_cleanly(notebook):
 
 def errors(cell):
     return [output for output in cell.get("outputs", []) if output.output_type == "error"]
+
+
+class _MarkupInspector(HTMLParser):
+    """Collects what, in an HTML page, would run or load something: scripts, handlers, frames, script URLs."""
+
+    FRAMES = {"iframe", "frame", "frameset", "object", "embed", "applet", "base", "form", "portal"}
+    URL_SCHEMES = ("javascript:", "vbscript:", "data:text/html")
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.problems, self.scripts, self._script = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        self._check(tag, attrs)
+        if tag == "script":
+            self._script = []
+
+    def handle_startendtag(self, tag, attrs):
+        self._check(tag, attrs)
+
+    def _check(self, tag, attrs):
+        if tag in self.FRAMES:
+            self.problems.append(f"<{tag}>")
+        for name, value in attrs:
+            squeezed = re.sub(r"[\s\x00-\x1f]", "", value or "").lower()
+            if name.startswith("on") or name == "srcdoc" or squeezed.startswith(self.URL_SCHEMES):
+                self.problems.append(f"<{tag} {name}={value!r}>")
+            if tag == "script" and name == "src" or tag == "link" and name == "href" and "://" in (value or ""):
+                self.problems.append(f"<{tag} {name}={value!r}> loads a file")
+            if tag == "meta" and name == "http-equiv":
+                self.problems.append(f"<meta http-equiv={value!r}>")
+
+    def handle_data(self, data):
+        if self._script is not None:
+            self._script.append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "script" and self._script is not None:
+            self.scripts.append("".join(self._script))
+            self._script = None
+
+
+def assert_inert_html(text, allowed_scripts=()):
+    """Assert that the HTML ``text`` runs no script but ``allowed_scripts`` (their exact text) and has no event handler,
+    frame, form, ``javascript:`` URL or file loaded from elsewhere: nothing a submission wrote can be live in it."""
+    inspector = _MarkupInspector()
+    inspector.feed(text)
+    inspector.close()
+    allowed = {script.strip() for script in allowed_scripts}
+    unknown = [script.strip()[:200] for script in inspector.scripts if script.strip() not in allowed]
+    assert not inspector.problems, f"live markup: {inspector.problems[:5]}"
+    assert not unknown, f"scripts that are not the page's own: {unknown[:3]}"
+
+
+def feedback_scripts():
+    """The two scripts a feedback page may hold: MathJax's configuration and MathJax itself."""
+    from nnbook import feedback
+
+    return feedback.MATHJAX_CONFIG, feedback.mathjax_script()
+
+
+def page_text(text):
+    """The visible text of an HTML page: without its styles and scripts, its tags, its entities."""
+    text = re.sub(r"<(style|script)\b.*?</\1>", "", text, flags=re.S | re.I)
+    return html.unescape(re.sub(r"<[^>]+>", "", text))

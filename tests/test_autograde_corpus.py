@@ -1,12 +1,19 @@
-"""The adversarial corpus (``tests/adversarial/ex01.py``) graded by ``nnbook-autograde``, each outcome asserted.
+"""The adversarial corpora (``tests/adversarial/exNN.py``) graded by ``nnbook-autograde``, each outcome asserted.
 
-On a copy of the course: an honest student is graded first, alone; then the
-whole corpus in one run (the honest student's run is reused, unchanged); then
-the command again, which must change nothing. For every student: exactly the
-points earned (the gradebook, through nbgrader's API), the status of the run,
-the reason in the feedback, the flags; for the batch: the submitted files
-untouched, no hidden test code or reference value in any feedback, nothing
-written into the course by a student, the first student's grade unchanged.
+For each exercise, on a copy of the course: an honest student is graded first,
+alone; then the whole corpus in one run (the honest student's run is reused,
+unchanged); then the command again, which must change nothing. For every
+student: exactly the points earned (the gradebook, through nbgrader's API, and
+the CSV), the status of the run, the reason, the flags, what the feedback says
+and that it holds only the feedback page, with nothing live in it. For the
+batch: no file of the course outside the grader's outputs changed (the
+submissions, links and FIFOs included), no hidden test code or reference value
+in any feedback, nothing written into the course by a student, the first
+student's grade unchanged, every student in the summary.
+
+ex01's corpus attacks the kernel and the verdicts as well as the files; ex02's
+and ex03's the files, markup and ids. ``tests/adversarial/limits.py``, when it
+exists, adds its cases to ex01's.
 
 It needs bubblewrap (``apt-get install -y bubblewrap``) and is skipped without
 it, unless ``NNBOOK_REQUIRE_SANDBOX=1`` (CI), which makes the skip a failure.
@@ -15,40 +22,102 @@ it, unless ``NNBOOK_REQUIRE_SANDBOX=1`` (CI), which makes the skip a failure.
 import copy
 import csv
 import hashlib
+import importlib.util
+import os
+import re
+import stat
 import subprocess
 import sys
 import time
 
 import nbformat
 import pytest
-from adversarial.ex01 import CASES, GRADE_CELLS, NOTEBOOK
-from nbgrader_course import cell_scores, cells_by_id, make_course, nbgrader_env, secret_lines
+from adversarial import ex01, ex02, ex03
+from nbgrader_course import (
+    assert_inert_html,
+    cell_scores,
+    cells_by_id,
+    feedback_scripts,
+    make_course,
+    nbgrader_env,
+    page_text,
+    secret_lines,
+)
 from optional import require_sandbox
-
 
 pytestmark = pytest.mark.autograde
 
 OPTIONS = ["--timeout", "20", "--cell-timeout", "3"]
+GRADER_OUTPUTS = {"autograded", "feedback", "gradebook.db", ".nnbook-autograde"}
 
 
-def autograde(course, *args):
-    command = [sys.executable, "-m", "nnbook.autograde", "ex01", "--course", str(course), *OPTIONS, *args]
+def corpus_cases(module):
+    cases = list(module.CASES)
+    if module is ex01 and importlib.util.find_spec("adversarial.limits") is not None:
+        from adversarial import limits
+
+        cases += list(limits.CASES)
+    return cases
+
+
+EXERCISES = {module.ASSIGNMENT: (module, corpus_cases(module)) for module in (ex01, ex02, ex03)}
+ALL_CASES = [pytest.param(assignment, case, id=f"{assignment}-{re.sub(r'[^A-Za-z0-9_]', '_', case.student)}")
+             for assignment, (_, cases) in EXERCISES.items() for case in cases]
+
+
+def refused_id(case):
+    return "glob character" in case.reason
+
+
+def autograde(course, assignment, *args):
+    command = [sys.executable, "-m", "nnbook.autograde", assignment, "--course", str(course), *OPTIONS, *args]
     result = subprocess.run(command, env=nbgrader_env(), capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, f"nnbook-autograde failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
     return result
 
 
-def hand_in(course, case, release):
-    folder = course / "submitted" / case.student / "ex01"
+def hand_in(course, module, case, release):
+    """Put ``case``'s submission into ``submitted/``, as its student (or their upload tool) would."""
+    submitted = course / "submitted"
+    folder = submitted / case.student / module.ASSIGNMENT
+    targets = {"solution": course / "solutions" / module.ASSIGNMENT / module.NOTEBOOK,
+               "honest": submitted / "honest" / module.ASSIGNMENT / module.NOTEBOOK,
+               "gradebook": course / "gradebook.db"}
+    if case.layout == "folder_link":
+        (submitted / case.student).symlink_to(submitted / case.target)
+        return
+    if case.layout == "assignment_link":
+        folder.parent.mkdir(parents=True)
+        folder.symlink_to(submitted / case.target / module.ASSIGNMENT)
+        return
     folder.mkdir(parents=True)
     for name, text in case.files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text)
-    if case.raw is not None:
-        (folder / NOTEBOOK).write_text(case.raw)
-        return
+    for name, target in case.links.items():
+        (folder / name).symlink_to(targets.get(target, target))
+    if case.timestamp is not None:
+        (folder / "timestamp.txt").write_text(case.timestamp)
+    path = folder / (case.name or module.NOTEBOOK)
+    if case.layout == "symlink":
+        path.symlink_to(targets[case.target])
+    elif case.layout == "hardlink":
+        os.link(targets[case.target], path)
+    elif case.layout == "directory":
+        path.mkdir()
+        (path / module.NOTEBOOK).write_bytes(targets["solution"].read_bytes())
+    elif case.layout == "fifo":
+        os.mkfifo(path)
+    elif case.raw is not None:
+        path.write_text(case.raw)
+    else:
+        nbformat.write(submission(course, module, case, release), path)
+
+
+def submission(course, module, case, release):
     notebook = copy.deepcopy(release)
     cells = cells_by_id(notebook)
-    for grade_id, source in case.answers.items():
+    for grade_id, source in (module.CORRECT if case.answers is None else case.answers).items():
         if source is not None:
             cells[grade_id].source = source.replace("COURSE", str(course)).strip("\n")
     for grade_id, source in case.locked_edits.items():
@@ -59,111 +128,204 @@ def hand_in(course, case, release):
     for grade_id in case.strip_metadata:
         del cells[grade_id].metadata["nbgrader"]
         cells[grade_id].source = 'print("all good")'
-    if case.student == "tamperer":
-        cells["test_sigmoid"].metadata["nbgrader"]["points"] = 100
-    nbformat.write(notebook, folder / NOTEBOOK)
+    for grade_id, edits in case.metadata_edits.items():
+        cells[grade_id].metadata["nbgrader"].update(edits)
+    new = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell, "raw": nbformat.v4.new_raw_cell}
+    for cell_type, source, metadata in case.extra_cells:
+        notebook.cells.append(new[cell_type](source, metadata=metadata))
+    notebook.metadata.update(case.notebook_metadata)
+    return notebook
 
 
-def digests(course):
-    return {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in (course / "submitted").rglob("*") if path.is_file()}
+def snapshot(course):
+    """Every entry of the course outside the grader's outputs: a file's digest, a link's target, a FIFO, a folder."""
+    entries = {}
+
+    def walk(folder):
+        for entry in os.scandir(folder):
+            if folder == str(course) and (entry.name in GRADER_OUTPUTS or entry.name.startswith("grades_")):
+                continue
+            mode = entry.stat(follow_symlinks=False).st_mode
+            if stat.S_ISLNK(mode):
+                entries[entry.path] = ("link", os.readlink(entry.path))
+            elif stat.S_ISDIR(mode):
+                entries[entry.path] = ("folder",)
+                walk(entry.path)
+            elif stat.S_ISREG(mode):
+                with open(entry.path, "rb") as file:
+                    entries[entry.path] = ("file", hashlib.sha256(file.read()).hexdigest())
+            else:
+                entries[entry.path] = ("other", stat.S_IFMT(mode))
+
+    walk(str(course))
+    return entries
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    require_sandbox()
-    course = make_course(tmp_path_factory.mktemp("course"), ["ex01"])
-    release = nbformat.read(course / "exercises" / "ex01" / NOTEBOOK, as_version=4)
-    honest, others = CASES[0], CASES[1:]
-    hand_in(course, honest, release)
-    autograde(course)
-    first = cell_scores(course, "ex01", [honest.student])[honest.student]
-    for case in others:
-        hand_in(course, case, release)
-    before = digests(course)
-    started = time.monotonic()
-    log = autograde(course)
-    seconds = time.monotonic() - started
-    graded = [case.student for case in CASES if case.status != "failed"]
-    return {"course": course, "first": first, "before": before, "log": log, "seconds": seconds,
-            "scores": cell_scores(course, "ex01", graded), "rows": read_rows(course)}
+def digests(folder):
+    return {str(path): hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
-def read_rows(course):
-    with open(course / "grades_ex01.csv", newline="") as file:
+def read_rows(course, assignment):
+    with open(course / f"grades_{assignment}.csv", newline="") as file:
         return {row["student_id"]: row for row in csv.DictReader(file)}
 
 
-def feedback_text(course, student):
-    import html
-    import re
+def grade_corpus(folder, assignment):
+    """Hand in and grade one exercise's corpus; what the tests below check."""
+    module, cases = EXERCISES[assignment]
+    course = make_course(folder, [assignment])
+    release = nbformat.read(course / "exercises" / assignment / module.NOTEBOOK, as_version=4)
+    honest, others = cases[0], cases[1:]
+    assert honest.student == "honest"
+    hand_in(course, module, honest, release)
+    autograde(course, assignment)
+    first = cell_scores(course, assignment, [honest.student])[honest.student]
+    for case in others:
+        hand_in(course, module, case, release)
+    before = snapshot(course)
+    started = time.monotonic()
+    log = autograde(course, assignment)
+    seconds = time.monotonic() - started
+    print(f"\n{assignment}: corpus of {len(cases)} students graded in {seconds:.1f} s")
+    in_gradebook = [case.student for case in cases if not refused_id(case)]
+    return {"course": course, "module": module, "cases": cases, "first": first, "before": before, "log": log,
+            "seconds": seconds, "scores": cell_scores(course, assignment, in_gradebook),
+            "rows": read_rows(course, assignment), "feedback": digests(course / "feedback")}
 
-    path = course / "feedback" / student / "ex01" / NOTEBOOK.replace(".ipynb", ".html")
-    text = re.sub(r"<(style|script).*?</\1>", "", path.read_text(), flags=re.S)
-    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory):
+    built = {}
+
+    def get(assignment):
+        if assignment not in built:
+            require_sandbox()
+            built[assignment] = grade_corpus(tmp_path_factory.mktemp(f"course-{assignment}"), assignment)
+        return built[assignment]
+
+    return get
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.student for case in CASES])
-def test_each_student_gets_exactly_the_points_earned(corpus, case):
-    row = corpus["rows"][case.student]
-    assert row["status"] == case.status, (row, corpus["log"].stdout[-2000:])
+def points_of(module):
+    return {cell.metadata["nbgrader"]["grade_id"]: float(cell.metadata["nbgrader"]["points"])
+            for cell in module.SOURCE.cells if cell.metadata.get("nbgrader", {}).get("grade")}
+
+
+@pytest.mark.parametrize("assignment, case", ALL_CASES)
+def test_each_student_gets_exactly_the_points_earned(corpora, assignment, case):
+    corpus = corpora(assignment)
+    course, module = corpus["course"], corpus["module"]
+    row = corpus["rows"][case.csv_id or case.student]
+    assert row["status"] == case.status, (row, corpus["log"].stdout[-3000:])
+    assert case.reason in row["reason"], row["reason"]
     for flag in case.flags:
         assert flag in row["flags"], row["flags"]
-    if not case.flags and case.student not in ("tamperer",):
+    if not case.flags and not case.locked_edits and not case.strip_metadata:
         assert row["flags"] == "", row["flags"]
+    points = points_of(module)
+    assert float(row["score"]) == sum(value for cell, value in points.items() if cell not in case.lost)
+    assert float(row["max_score"]) == sum(points.values())
+    if not refused_id(case):
+        assert corpus["scores"][case.student] == {cell: 0.0 if cell in case.lost else value for cell, value in points.items()}
+    stem = module.NOTEBOOK.replace(".ipynb", "")
+    autograded = course / "autograded" / case.student / assignment
     if case.status == "failed":
-        assert row["score"] == "" and "cannot be read" in row["reason"]
-        assert not (corpus["course"] / "feedback" / case.student).exists()
+        assert not autograded.exists()
+    else:
+        kept = [module.NOTEBOOK] + (["timestamp.txt"] if case.timestamp and not case.flags else [])  # a checked date
+        assert sorted(os.listdir(autograded)) == sorted(kept), "autograded/ holds more than the graded notebook"
+        notebook = nbformat.read(autograded / module.NOTEBOOK, as_version=4)
+        printed = "".join(str(output.get("text", "")) + "".join(map(str, output.get("data", {}).values()))
+                          + str(output.get("evalue", "")) + "".join(output.get("traceback", []))
+                          for cell in notebook.cells for output in cell.get("outputs", []))
+        for needle in case.autograded:
+            assert needle in printed, f"{case.student}: {needle!r} not in the autograded notebook"
+    if refused_id(case):
+        assert not (course / "feedback" / case.student).exists()
         return
-    expected = {cell: 0.0 if cell in case.lost else 1.0 for cell in GRADE_CELLS}
-    assert corpus["scores"][case.student] == expected
-    assert float(row["score"]) == 10 - len(case.lost) and float(row["max_score"]) == 10.0
-    text = feedback_text(corpus["course"], case.student)
+    folder = course / "feedback" / case.student / assignment
+    assert sorted(os.listdir(folder)) == [f"{stem}.html"], "feedback/ holds more than the feedback page"
+    page = (folder / f"{stem}.html").read_text()
+    assert_inert_html(page, feedback_scripts())
+    text = page_text(page)
     for needle in case.feedback:
         assert needle in text, f"{case.student}: {needle!r} not in the feedback"
+    for needle in case.absent:
+        assert needle not in page, f"{case.student}: {needle!r} reached the feedback"
 
 
-def test_the_feedback_holds_no_hidden_test_and_no_reference_value(corpus):
-    course = corpus["course"]
-    source = nbformat.read(course / "solutions" / "ex01" / NOTEBOOK, as_version=4)
-    hidden = secret_lines(source, regions=("HIDDEN TESTS",))
-    for html in (course / "feedback").rglob("*.html"):
-        text = feedback_text(course, html.parts[-3])
-        assert "HIDDEN TESTS" not in text
+@pytest.mark.parametrize("assignment", EXERCISES)
+def test_no_feedback_holds_a_hidden_test_or_a_reference_value(corpora, assignment):
+    corpus = corpora(assignment)
+    course, module = corpus["course"], corpus["module"]
+    hidden = secret_lines(module.SOURCE, regions=("HIDDEN TESTS",))
+    pages = sorted((course / "feedback").rglob("*.html"))
+    assert len(pages) == sum(not refused_id(case) for case in corpus["cases"])
+    for page in pages:
+        text = page_text(page.read_text())
         leaked = [line for line in hidden if line in text]
-        assert not leaked, (html, leaked[:3])
-        assert "reference_" not in text
-    nan = feedback_text(course, "nan")
-    assert "expected (hidden)" in nan and "got nan" in nan
+        assert not leaked, (page, leaked[:3])
+        assert "reference_" not in text, page
+        if page.parts[-3] != "hidden_marker":  # that student wrote the marker in a comment of their own code
+            assert "HIDDEN TESTS" not in text, page
+    if assignment == "ex01":
+        assert "NaN" in page_text((course / "feedback" / "nan" / "ex01" / "perceptron_logistic.html").read_text())
 
 
-def test_the_batch_leaves_the_course_as_it_was(corpus):
+@pytest.mark.parametrize("assignment", EXERCISES)
+def test_the_batch_leaves_the_course_as_it_was(corpora, assignment):
+    corpus = corpora(assignment)
     course = corpus["course"]
-    assert digests(course) == corpus["before"], "a submitted file changed"
+    assert snapshot(course) == corpus["before"], "a file outside the grader's outputs changed"
     assert not (course / "pwned.txt").exists()
-    assert corpus["scores"]["honest"] == corpus["first"] == dict.fromkeys(GRADE_CELLS, 1.0)
-    autograded = nbformat.read(course / "autograded" / "loud" / "ex01" / NOTEBOOK, as_version=4)
+    module = corpus["module"]
+    full = {cell: value for cell, value in points_of(module).items()}
+    assert corpus["scores"]["honest"] == corpus["first"] == full
+    from nbgrader.api import Gradebook
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", nbgrader_env()["PATH"])
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id="nnbook") as gradebook:
+            students = {student.id for student in gradebook.students}
+    assert students == {case.student for case in corpus["cases"] if not refused_id(case)}
+    if assignment != "ex01":
+        return
+    autograded = nbformat.read(course / "autograded" / "loud" / "ex01" / ex01.NOTEBOOK, as_version=4)
     assert len(nbformat.writes(autograded)) < 2_000_000
     for student in ("shadow_modules", "reader", "gradebook_writer"):
-        executed = nbformat.read(course / "autograded" / student / "ex01" / NOTEBOOK, as_version=4)
+        executed = nbformat.read(course / "autograded" / student / "ex01" / ex01.NOTEBOOK, as_version=4)
         printed = "".join(output.get("text", "") for cell in executed.cells for output in cell.get("outputs", []))
         for word in ("SHADOW", "WRITE SUCCEEDED", "GRADEBOOK CHANGED", "BEGIN SOLUTION"):
             assert word not in printed, (student, word)
 
 
-def test_the_summary_counts_every_outcome(corpus):
-    out = corpus["log"].stdout
-    for status, count in [("graded", 18), ("failed", 1), ("timed out", 1), ("kernel died", 1), ("flagged", 2)]:
-        assert any(line.split() and line.strip().startswith(status) and line.split()[-1] == str(count)
-                   for line in out.splitlines()), (status, out)
+@pytest.mark.parametrize("assignment", EXERCISES)
+def test_the_summary_counts_every_outcome_and_lists_every_student(corpora, assignment):
+    corpus = corpora(assignment)
+    out, rows = corpus["log"].stdout, corpus["rows"].values()
+    counts = {status: sum(row["status"] == status for row in rows) for status in ("graded", "failed", "timed out",
+                                                                                     "kernel died")}
+    counts["flagged"] = sum(bool(row["flags"]) for row in rows)
+    for status, count in counts.items():
+        assert any(line.startswith(f"  {status} ") and line.split()[-1] == str(count) for line in out.splitlines()), (
+            status, count, out[-3000:])
+    listed = {line.split()[0] for line in out.split("flags / reason", 1)[1].splitlines() if line.strip()}
+    assert {case.student for case in corpus["cases"]} <= listed, out[-3000:]
     assert "sandboxed with bubblewrap" in out
 
 
-def test_running_again_changes_nothing(corpus):
+@pytest.mark.parametrize("assignment", EXERCISES)
+def test_running_again_changes_nothing(corpora, assignment):
+    corpus = corpora(assignment)
     course = corpus["course"]
-    started = time.monotonic()
-    autograde(course)
-    assert time.monotonic() - started < corpus["seconds"]  # nothing ran again
-    assert read_rows(course) == corpus["rows"]
-    graded = [case.student for case in CASES if case.status != "failed"]
-    assert cell_scores(course, "ex01", graded) == corpus["scores"]
-    assert digests(course) == corpus["before"]
+    executed = course / ".nnbook-autograde" / assignment / "executed"
+    runs = {path: path.stat().st_mtime_ns for path in executed.rglob("*.ipynb")}
+    autograde(course, assignment)
+    assert {path: path.stat().st_mtime_ns for path in executed.rglob("*.ipynb")} == runs, "a notebook ran again"
+    assert read_rows(course, assignment) == corpus["rows"]
+    graded = [case.student for case in corpus["cases"] if not refused_id(case)]
+    assert cell_scores(course, assignment, graded) == corpus["scores"]
+    assert snapshot(course) == corpus["before"]
+    assert digests(course / "feedback") == corpus["feedback"]
+    autograde(course, assignment, "--student", "honest")  # one student again: the others keep their rows
+    assert read_rows(course, assignment) == corpus["rows"]

@@ -1,11 +1,11 @@
-"""``nnbook-autograde`` grades ex02 and ex03 as plain nbgrader does, sandboxed.
+"""``nnbook-autograde`` grades ex03 and ex02 as plain nbgrader does, sandboxed.
 
-The adversarial corpus (``test_autograde_corpus.py``) attacks ex01. Here the
-other exercises go through the sandboxed command with honest and partly
-correct students, to show that their interfaces (dicts of arrays for ex02,
-shapes, axes and graphs as plain data for ex03) cross the plain-data bridge:
+The adversarial corpora (``test_autograde_corpus.py``) attack every exercise
+(ex01's also the kernel and the verdicts). Here ex02 and ex03 go through the
+sandboxed command with honest and partly correct students, to show that their interfaces (dicts of arrays for ex03,
+shapes, axes and graphs as plain data for ex02) cross the plain-data bridge:
 each student gets exactly the total of the nbgrader round trips
-(``test_nbgrader_ex02.py``, ``test_nbgrader_ex03.py``), and no feedback shows
+(``test_nbgrader_ex03.py``, ``test_nbgrader_ex02.py``), and no feedback shows
 hidden test code.
 """
 
@@ -15,13 +15,13 @@ import sys
 
 import nbformat
 import pytest
-import test_nbgrader_ex03 as ex03
+import test_nbgrader_ex02 as ex02
 from nbgrader_course import cells_by_id, make_course, nbgrader_env, secret_lines, submission, submit, written_answer
 from optional import require_sandbox
 
 pytestmark = pytest.mark.autograde
 
-EX02 = "ex02", "backprop_by_hand.ipynb", ("one_hidden_forward", "one_hidden_backward", "deep_forward", "deep_backward")
+EX03 = "ex03", "backprop_by_hand.ipynb", ("one_hidden_forward", "one_hidden_backward", "deep_forward", "deep_backward")
 
 
 def grade(course, assignment):
@@ -53,25 +53,25 @@ def assert_no_hidden_code_in_feedback(course, assignment, notebook, source):
         assert not leaked, f"{html.relative_to(course)} shows hidden test code: {leaked[:3]}"
 
 
-def test_ex02_is_graded_sandboxed_like_nbgrader(tmp_path):
+def test_ex03_is_graded_sandboxed_like_nbgrader(tmp_path):
     require_sandbox()
-    assignment, notebook, functions = EX02
+    assignment, notebook, functions = EX03
     course = make_course(tmp_path, [assignment])
     source = students(course, assignment, notebook, functions)
     assert grade(course, assignment) == {"honest": 20.0, "untouched": 0.0}
     assert_no_hidden_code_in_feedback(course, assignment, notebook, source)
 
 
-def test_ex03_is_graded_sandboxed_like_nbgrader(tmp_path):
+def test_ex02_is_graded_sandboxed_like_nbgrader(tmp_path):
     require_sandbox()
-    course = make_course(tmp_path, [ex03.ASSIGNMENT])
+    course = make_course(tmp_path, [ex02.ASSIGNMENT])
 
     def partial(answers):
         right = {name: answers[name] for name in ("mul_backward", "exp_backward", "log_backward")}
-        return {**right, "add_backward": ex03.NO_UNBROADCAST, "backprop": ex03.OVERWRITING_BACKPROP}
+        return {**right, "add_backward": ex02.NO_UNBROADCAST, "backprop": ex02.OVERWRITING_BACKPROP}
 
-    extra = {"partial": partial, "borrower": lambda answers: {**answers, "mul_backward": ex03.ENGINE_MUL}}
-    source = students(course, ex03.ASSIGNMENT, ex03.NOTEBOOK, ex03.FUNCTIONS, extra)
-    totals = grade(course, ex03.ASSIGNMENT)
+    extra = {"partial": partial, "borrower": lambda answers: {**answers, "mul_backward": ex02.ENGINE_MUL}}
+    source = students(course, ex02.ASSIGNMENT, ex02.NOTEBOOK, ex02.FUNCTIONS, extra)
+    totals = grade(course, ex02.ASSIGNMENT)
     assert totals == {"honest": 16.0, "untouched": 0.0, "partial": 6.0, "borrower": 14.0}
-    assert_no_hidden_code_in_feedback(course, ex03.ASSIGNMENT, ex03.NOTEBOOK, source)
+    assert_no_hidden_code_in_feedback(course, ex02.ASSIGNMENT, ex02.NOTEBOOK, source)

@@ -29,7 +29,7 @@ HARMLESS = re.compile(r"\[IPKernelApp\] WARNING \| Kernel is running over TCP")
 NBGRADER_MARKERS = re.compile(r'BEGIN SOLUTION|END SOLUTION|BEGIN HIDDEN TESTS|END HIDDEN TESTS|"nbgrader":\s*\{')
 CELL_METADATA_MARKER = re.compile(r'"nbgrader":\s*\{')
 # The instructors' guide tells how to write an exercise: it names the markers, and holds no solution.
-NAMES_THE_MARKERS = {"guide_instructors.html", "guide_instructors.md"}
+NAMES_THE_MARKERS = {"guide_instructors.html", "guide_instructors.md", "guide_autograding.html", "guide_autograding.md"}  # they explain them
 
 VERSION_STAMP = f"Built with <code>nnbook</code> {nnbook.__version__}."
 

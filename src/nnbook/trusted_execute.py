@@ -40,7 +40,6 @@ import ast
 import contextlib
 import io
 import json
-import math
 import os
 import re
 import secrets
@@ -218,10 +217,28 @@ class SandboxedExecute(Execute):
     names = List(Unicode(), help="The names the student was asked to define (student_names).").tag(config=True)
     signatures = Any({}, help="{name: [parameter names]} of those names (student_signatures).")
     isolate = Bool(True, help="Run the kernel under bubblewrap (False: limits only).").tag(config=True)
-    memory = Integer(2 * 2**30, help="Bytes of address space of the kernel.").tag(config=True)
-    cpu_seconds = Integer(600, help="Seconds of CPU time of the kernel.").tag(config=True)
-    notebook_timeout = Float(300.0, help="Seconds for the whole notebook, wall clock.").tag(config=True)
-    output_limit = Integer(100_000, help="Bytes of output kept per cell; the rest is dropped.").tag(config=True)
+    # -- the limits (book/guide_autograding.md, "Limits"): per process, in total per notebook -------------------------
+    memory = Integer(2 * 2**30, help="Bytes of address space of each process of the kernel (beyond: MemoryError); "
+                                     "all of them together get memory + disk + 512 MiB (a cgroup).").tag(config=True)
+    cpu_seconds = Integer(600, help="Seconds of CPU time of each process of the kernel.").tag(config=True)
+    notebook_timeout = Float(300.0, help="Seconds for the whole notebook, wall clock, the calls of the student's "
+                                         "functions included; past it nothing starts and the kernel is "
+                                         "stopped.").tag(config=True)
+    output_limit = Integer(100_000, help="Bytes of the kernel's output kept per cell; the rest is cut.").tag(
+        config=True)
+    notebook_output_limit = Integer(1_000_000, help="Bytes of the kernel's output kept in the whole notebook.").tag(
+        config=True)
+    message_limit = Integer(2_000, help="Characters of a message the grader writes into the notebook (a test's "
+                                        "failure, the student's exception).").tag(config=True)
+    disk = Integer(256 * 2**20, help="Bytes the kernel may write in all (its scratch folder, /dev/shm included); "
+                                     "they count toward its memory too.").tag(config=True)
+    processes = Integer(64, help="Processes and threads of the kernel, together (the kernel itself uses about "
+                                 "13).").tag(config=True)
+    allowed_imports = List(Unicode(), default_value=list(sandbox.DEFAULT_ALLOWED_IMPORTS), help=(
+        "What graded code may import besides the standard library and nnbook's helpers: top-level module names "
+        "(e.g. numpy, matplotlib). Only these, their dependencies and the kernel's own are in the sandbox.")).tag(
+        config=True)
+    store_widget_state = Bool(False, help="Widget state is not kept in the notebook: its size is not bounded.")
     hidden_seed = Integer(0, help="The grading run's secret, mixed into the hidden tests' inputs.").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
@@ -246,13 +263,47 @@ class SandboxedExecute(Execute):
     # -- the kernel ----------------------------------------------------------------------------------------------------
 
     def create_kernel_manager(self):
-        limits = sandbox.Limits(memory=self.memory, cpu_seconds=self.cpu_seconds)
+        """The kernel's manager, and with ``isolate`` the kernel's :class:`nnbook.sandbox.Sandbox`.
+
+        The sandbox remounts the scratch folder on a filesystem of ``disk``
+        bytes (the io folder, already open, is reopened there) and creates the
+        cgroup that bounds memory and processes in total; it is closed with the
+        kernel (the kernel manager's cleanup), or at the latest when this
+        object goes.
+        """
+        import weakref
+
+        limits = sandbox.Limits(memory=self.memory, cpu_seconds=self.cpu_seconds, disk=self.disk,
+                                processes=self.processes)
+        workdir = os.path.join(self.scratch, "work")
+        self.comm_open_handlers = {}  # no output widget: what it captures would bypass the output limits
+        box = None
+        if self.isolate:
+            box = sandbox.Sandbox(self.scratch, limits).open()
+            weakref.finalize(self, box.close)
+            if getattr(self, "io_fd", None) is not None:  # opened by preprocess on the folder the tmpfs now covers
+                fresh = os.open(self.io_folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+                os.dup2(fresh, self.io_fd, inheritable=False)
+                os.close(fresh)
+            wrapper = partial(box.wrap, workdir=workdir, package=self.package,
+                              allowed_imports=tuple(self.allowed_imports))
+        else:
+            wrapper = partial(sandbox.wrap, scratch=self.scratch, workdir=workdir, package=self.package, limits=limits,
+                              isolate=False)
         self.km = SandboxedKernelManager(
             kernel_name="python3", transport="ipc", ip=os.path.join(self.scratch, "ipc", "kernel"),
             connection_file=os.path.join(self.scratch, "ipc", "kernel.json"), config=self.config,
-            command_wrapper=partial(sandbox.wrap, scratch=self.scratch, workdir=os.path.join(self.scratch, "work"),
-                                    package=self.package, limits=limits, isolate=self.isolate),
+            command_wrapper=wrapper,
         )
+        if box is not None:
+            cleanup = self.km.cleanup_resources
+
+            async def cleanup_and_close(restart=False):
+                await cleanup(restart=restart)
+                if not restart:
+                    box.close()
+
+            self.km.cleanup_resources = cleanup_and_close
         return self.km
 
     async def async_start_new_kernel(self, **kwargs):
@@ -263,18 +314,43 @@ class SandboxedExecute(Execute):
     start_new_kernel = run_sync(async_start_new_kernel)
 
     def _get_timeout(self, cell):
+        """Seconds this execution may run: the cell's timeout (``Execute.timeout``), never past the deadline."""
         remaining = self.deadline - time.monotonic()
-        return max(1, math.ceil(min(self.timeout or remaining, remaining)))
+        limit = min(self.timeout, remaining) if self.timeout and self.timeout > 0 else remaining
+        return max(limit, 0.01)  # run_in_kernel starts nothing past the deadline
 
     def output(self, outs, msg, display_id, cell_index):
-        used = self.output_bytes.get(id(outs), 0)
-        size = len(json.dumps(msg.get("content", {}), default=str)) if used <= self.output_limit else 0
-        self.output_bytes[id(outs)] = used + size
-        if used + size <= self.output_limit:
-            return super().output(outs, msg, display_id, cell_index)
-        if used <= self.output_limit:
-            outs.append(nbformat.v4.new_output(
-                "stream", name="stdout", text=f"\n[… output cut: more than {self.output_limit:,} bytes …]\n"))
+        """Keep the kernel's output within ``output_limit`` bytes per cell and ``notebook_output_limit`` in all.
+
+        Beyond, a stream is cut where the room ends and other outputs are
+        dropped, with one notice per cell; an error is kept (a failed cell
+        stays failed), its message cut to 200 characters. Display ids are not
+        kept: an update of a display would rewrite outputs past the limits.
+        """
+        content = msg.get("content") or {}
+        kind = msg.get("msg_type")
+        text = content.get("text") if kind == "stream" else None
+        size = len(text) if isinstance(text, str) else len(json.dumps(content, default=str))
+        used, total = self.output_bytes.get(id(outs), 0), self.output_bytes.get("notebook", 0)
+        room = min(self.output_limit - used, self.notebook_output_limit - total)
+        if size <= room:
+            self.output_bytes[id(outs)], self.output_bytes["notebook"] = used + size, total + size
+            return super().output(outs, msg, None, cell_index)
+        if kind == "error" and not any(out.get("output_type") == "error" for out in outs):
+            evalue = str(content.get("evalue", ""))
+            outs.append(error_output(str(content.get("ename", "Error"))[:100],
+                                     evalue[:200] + ("…" if len(evalue) > 200 else "")))
+        elif isinstance(text, str) and room > 0:
+            outs.append(nbformat.v4.new_output("stream", name="stderr" if content.get("name") == "stderr" else "stdout",
+                                               text=text[:room]))
+            self.output_bytes[id(outs)], self.output_bytes["notebook"] = used + room, total + room
+        if ("cut", id(outs)) not in self.output_bytes:
+            self.output_bytes["cut", id(outs)] = True
+            cell_first = self.output_limit - used <= self.notebook_output_limit - total
+            limit = (f"{self.output_limit:,} bytes in this cell" if cell_first
+                     else f"{self.notebook_output_limit:,} bytes in the notebook")
+            outs.append(nbformat.v4.new_output("stream", name="stdout",
+                                               text=f"\n[… output cut: more than {limit} …]\n"))
         return None
 
     def stop(self, status, reason):
@@ -284,7 +360,23 @@ class SandboxedExecute(Execute):
             self.shutdown_kernel = "immediate"
 
     def run_in_kernel(self, cell, index, store_history):
-        """Execute ``cell`` in the kernel; ``False`` if the kernel died or the notebook ran out of time."""
+        """Execute ``cell`` in the kernel; ``False`` if the kernel died or the notebook ran out of time.
+
+        The notebook's time (``notebook_timeout``, counted from before the
+        kernel's start) covers every cell and every call of the student's
+        functions: past it nothing starts, and the kernel is stopped at once.
+        """
+
+        def halt(reason):
+            self.stop("timed out", reason)
+            process = getattr(getattr(self.km, "provisioner", None), "process", None)
+            if process is not None and process.poll() is None:
+                process.kill()  # bubblewrap: with it, every process of the sandbox
+            return False
+
+        if time.monotonic() >= self.deadline:
+            return halt(f"the notebook ran out of time ({self.notebook_timeout:g} s) before cell {index}")
+        self.output_bytes = {"notebook": self.output_bytes.get("notebook", 0)}  # a fresh budget for this cell
         try:
             self.execute_cell(cell, index, store_history=store_history)
         except DeadKernelError:
@@ -292,14 +384,17 @@ class SandboxedExecute(Execute):
             return False
         except CellTimeoutError:
             cell.outputs = [*cell.get("outputs", []), error_output("CellTimeoutError", "the cell timed out")]
+        for position, output in enumerate(cell.get("outputs", [])):  # nbgrader adds the reply's error, uncounted
+            if output.get("output_type") == "error" and len(json.dumps(output, default=str)) > self.output_limit:
+                evalue = str(output.get("evalue", ""))
+                cell.outputs[position] = error_output(str(output.get("ename", "Error"))[:100],
+                                                      evalue[:200] + ("…" if len(evalue) > 200 else ""))
         if not any(output.get("ename") == "CellTimeoutError" for output in cell.get("outputs", [])):
             return True
         if time.monotonic() >= self.deadline - 0.5:
-            self.stop("timed out", f"the notebook ran out of time ({self.notebook_timeout:g} s) in cell {index}")
-            return False
+            return halt(f"the notebook ran out of time ({self.notebook_timeout:g} s) in cell {index}")
         if not self._responsive():
-            self.stop("timed out", f"cell {index} did not finish in time, and the kernel ignored the interrupt")
-            return False
+            return halt(f"cell {index} did not finish in time, and the kernel ignored the interrupt")
         return True
 
     def _responsive(self):
@@ -321,7 +416,8 @@ class SandboxedExecute(Execute):
         if code is None:
             return ""
         if code in (137, -9):
-            return " (killed, e.g. out of memory)"
+            total = (self.memory + self.disk) / 2**30 + 0.5
+            return f" (killed, e.g. out of memory: {total:.3g} GiB for all its processes together)"
         if code in (152, -24):
             return f" (CPU time limit of {self.cpu_seconds} s)"
         return f" (exit status {code})"
@@ -371,6 +467,9 @@ class SandboxedExecute(Execute):
         except Exception as failure:  # noqa: BLE001 (whatever goes wrong, the test fails with its reason)
             message = f"{type(failure).__name__}: {failure}"[:1000]
             error = error_output(type(failure).__name__, redact(message) if hidden else message)
+        if error is not None and len(error.evalue) > self.message_limit:  # a check may quote a huge answer
+            cut = len(error.evalue) - self.message_limit
+            error = error_output(error.ename, f"{error.evalue[:self.message_limit]} [… {cut:,} characters cut …]")
         self._trust_grading()
         outputs = []
         text = printed.getvalue()[:10_000]

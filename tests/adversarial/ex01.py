@@ -1,77 +1,59 @@
 """The adversarial corpus for ex01: made-up students who attack the autograder, and what must happen to each.
 
-Each :class:`Case` is a student: the solution cells they hand in (by grade id;
-the others are the released stubs), extra files beside the notebook, edits to
-the locked cells, and the asserted outcome: the test cells that earn nothing
-(every other one earns its point), the status of the run, what the feedback
-must say, and what the run must flag. ``COURSE`` in an answer is replaced by
-the absolute path of the course being graded: the attacker is assumed to know
-where everything is.
+Each :class:`Case` (``adversarial/common.py``) is a student: the solution cells
+they hand in (by grade id; the others are the released stubs), extra files
+beside the notebook, edits to the locked cells, and the asserted outcome: the
+test cells that earn nothing (every other one earns its point), the status of
+the run, what the feedback must say, and what the run must flag. ``COURSE`` in
+an answer is replaced by the absolute path of the course being graded: the
+attacker is assumed to know where everything is.
+
+The right answers are the solution cells' code, read from
+``solutions/ex01/``; a wrong answer is written as a change to a right one
+(:func:`wrapped`), so that the cases do not depend on how a solution is
+written. After the attacks on the kernel and the verdicts come those on the
+file handed in, the same for every exercise (:func:`adversarial.common.file_attacks`).
 
 ``tests/test_autograde_corpus.py`` grades them all in one run of
 ``nnbook-autograde``.
 """
 
-import dataclasses
+from adversarial.common import Case, file_attacks, read_exercise, tests_of, written_answer  # noqa: F401 (Case: shared)
 
+ASSIGNMENT = "ex01"
 NOTEBOOK = "perceptron_logistic.ipynb"
-FUNCTIONS = ("perceptron_update", "sigmoid", "binary_cross_entropy", "bce_gradients", "gradient_descent_step")
-GRADE_CELLS = tuple(f"test_{name}{suffix}" for name in FUNCTIONS for suffix in ("", "_hidden"))
-
-PERCEPTRON = '''
-def perceptron_update(w, x, y, lr=1.0):
-    if y * (w @ x) <= 0:
-        return w + lr * y * x
-    return w.copy()
-'''
-SIGMOID = '''
-def sigmoid(z):
-    z = np.asarray(z, dtype=float)
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-'''
-BCE = '''
-def binary_cross_entropy(a, y):
-    return float(-np.mean(y * np.log(a) + (1 - y) * np.log(1 - a)))
-'''
-BCE_GRADIENTS = '''
-def bce_gradients(X, y, w, b):
-    a = np.exp(-np.logaddexp(0, -(X @ w + b)))  # its own sigmoid: independent of task 2
-    dz = (a - y) / X.shape[0]
-    return X.T @ dz, float(np.sum(dz))
-'''
-GRADIENT_STEP = '''
-def gradient_descent_step(w, b, dw, db, lr):
-    return w - lr * dw, b - lr * db
-'''
-CORRECT = dict(zip(FUNCTIONS, (PERCEPTRON, SIGMOID, BCE, BCE_GRADIENTS, GRADIENT_STEP)))
-
-#: The tests that a wrong sigmoid fails: its own, and the visible test of bce_gradients, which differentiates
-#: the student's own cost of the student's own sigmoid numerically.
-SIGMOID_CELLS = {"test_sigmoid", "test_sigmoid_hidden", "test_bce_gradients"}
+#: The source notebook, its functions, its test cells, and the right answers: the solution cells' code.
+SOURCE, FUNCTIONS, GRADE_CELLS, CORRECT = read_exercise(ASSIGNMENT, NOTEBOOK)
+PERCEPTRON, SIGMOID, BCE, BCE_GRADIENTS, GRADIENT_STEP = (CORRECT[name] for name in FUNCTIONS)
 
 
 def cells_of(*names):
     return {f"test_{name}{suffix}" for name in names for suffix in ("", "_hidden")}
 
 
-@dataclasses.dataclass
-class Case:
-    student: str
-    what: str
-    answers: dict = dataclasses.field(default_factory=lambda: dict(CORRECT))
-    lost: set = dataclasses.field(default_factory=set)
-    status: str = "graded"
-    feedback: tuple = ()
-    flags: tuple = ()
-    files: dict = dataclasses.field(default_factory=dict)
-    locked_edits: dict = dataclasses.field(default_factory=dict)  # grade id -> new source, or None to delete the cell
-    strip_metadata: tuple = ()
-    raw: str = None  # the whole file handed in, when it is not a notebook
+def depends_on(*names):
+    """The test cells a wrong ``names`` fails: their own, and any other test that calls them."""
+    return cells_of(*names) | set().union(*(tests_of(SOURCE, name) for name in names))
+
+
+#: The tests that a wrong sigmoid fails: its own, and any other that calls the student's sigmoid.
+SIGMOID_CELLS = depends_on("sigmoid")
 
 
 def with_answers(**answers):
     return {**CORRECT, **answers}
+
+
+def wrapped(function, change):
+    """The right ``function`` wrapped so that ``change`` (an expression of its ``result``) is what it returns."""
+    return f"""{CORRECT[function]}
+
+_right_{function} = {function}
+
+def {function}(*args, **kwargs):
+    result = _right_{function}(*args, **kwargs)
+    return {change}
+"""
 
 
 CASES = [
@@ -125,7 +107,7 @@ def sigmoid(z):
             "numpy.py": 'print("SHADOW NUMPY")\nallclose = array_equal = lambda *args, **kwargs: True\n',
             "ipykernel_launcher.py": 'print("SHADOW LAUNCHER")\n',
         },
-        feedback=("site-packages/numpy",),
+        autograded=("site-packages/numpy",), absent=("SHADOW",),
     ),
     Case(
         "reader", "reads solutions/, the gradebook, other submissions; tries to write into the course",
@@ -147,7 +129,7 @@ try:
 except OSError as error:
     print("WRITE BLOCKED", type(error).__name__)
 '''),
-        feedback=("FOUND NOTHING", "WRITE BLOCKED"),
+        autograded=("FOUND NOTHING", "WRITE BLOCKED"),
     ),
     Case(
         "gradebook_writer", "opens the SQLite gradebook and sets every score to 100",
@@ -161,7 +143,7 @@ try:
 except Exception as error:
     print("GRADEBOOK BLOCKED", type(error).__name__)
 ''', gradient_descent_step=None),
-        lost=cells_of("gradient_descent_step"), feedback=("GRADEBOOK BLOCKED",),
+        lost=cells_of("gradient_descent_step"), autograded=("GRADEBOOK BLOCKED",),
     ),
     Case(
         "os_exit", "os._exit in sigmoid kills the kernel", status="kernel died",
@@ -196,7 +178,7 @@ while True:
     ),
     Case(
         "loud", "prints 100 MB", answers=with_answers(binary_cross_entropy=BCE + '\nprint("x" * 100_000_000)\n'),
-        feedback=("output cut",),
+        autograded=("output cut",),
     ),
     Case(
         "borrower", "imports the package's reference implementation instead of writing it",
@@ -205,8 +187,7 @@ while True:
             binary_cross_entropy="import nnbook.losses\n\ndef binary_cross_entropy(a, y):\n"
                                  "    return nnbook.losses.binary_cross_entropy(a, y)[0]\n",
         ),
-        lost=cells_of("perceptron_update", "binary_cross_entropy") | {"test_bce_gradients"},
-        feedback=("reference implementation",),
+        lost=depends_on("perceptron_update", "binary_cross_entropy"),
         flags=("nnbook.perceptron", "nnbook.losses"),
     ),
     Case(
@@ -214,27 +195,27 @@ while True:
         answers=with_answers(sigmoid="def sigmoid(z):\n    return z\n"),
         locked_edits={"test_sigmoid": "pass", "test_bce_gradients_hidden": None},
         strip_metadata=("test_gradient_descent_step",),
+        metadata_edits={"test_sigmoid": {"points": 100}},
         lost=SIGMOID_CELLS,
         flags=("edited the locked cell test_sigmoid", "deleted cell test_bce_gradients_hidden"),
     ),
     Case(
         "wrong_shape", "right values, wrong shape: dw as a row (1, n_x)",
-        answers=with_answers(bce_gradients=BCE_GRADIENTS.replace("return X.T @ dz", "return (X.T @ dz)[None, :]")),
-        lost=cells_of("bce_gradients"), feedback=("expected shape (3,), got shape (1, 3)",),
+        answers=with_answers(bce_gradients=wrapped("bce_gradients", "(result[0][None, :], result[1])")),
+        lost=cells_of("bce_gradients"), feedback=("got shape (1, ",),
     ),
     Case(
         "wrong_dtype", "right values as a complex array and as an object array",
         answers=with_answers(
-            sigmoid=SIGMOID.replace("return np.where(", "return (1 + 0j) * np.where("),
-            gradient_descent_step="def gradient_descent_step(w, b, dw, db, lr):\n"
-                                  "    return np.array(list(w - lr * dw), dtype=object), b - lr * db\n",
+            sigmoid=wrapped("sigmoid", "(1 + 0j) * result"),
+            gradient_descent_step=wrapped("gradient_descent_step", "(np.array(list(result[0]), dtype=object), result[1])"),
         ),
         lost=SIGMOID_CELLS | cells_of("gradient_descent_step"), feedback=("complex128", "dtype object"),
     ),
     Case(
         "nan", "a sigmoid that returns NaN for large z",
         answers=with_answers(sigmoid="def sigmoid(z):\n    return np.exp(z) / (1 + np.exp(z))\n"),
-        lost=cells_of("sigmoid"), feedback=("NaN", "expected (hidden)"),
+        lost=cells_of("sigmoid"), feedback=("NaN",),
     ),
     Case(
         "unseeded", "a gradient step with unseeded random noise",
@@ -243,5 +224,10 @@ while True:
         lost=cells_of("gradient_descent_step"),
     ),
     Case("not_a_notebook", "hands in a file that is not a notebook", status="failed", raw="{ this is not JSON",
-         lost=set(GRADE_CELLS)),
+         lost=set(GRADE_CELLS), reason="cannot be read as a notebook", feedback=("cannot be read as a notebook",)),
+    Case("on_time", "a timestamp.txt nbgrader can read, which it keeps beside the graded notebook",
+         timestamp="2026-01-15 09:30:00 UTC"),
+    Case("[h]onest", "a student id that is a glob pattern matching another student's", status="failed",
+         lost=set(GRADE_CELLS), reason="glob character"),
+    *file_attacks(ASSIGNMENT, NOTEBOOK, FUNCTIONS, GRADE_CELLS, CORRECT),
 ]

@@ -1,0 +1,22 @@
+"""The adversarial corpus for ex02 (computation graphs): an honest student, then the file-level attacks.
+
+The right answers are the solution cells' code, read from
+``solutions/ex02/``; every attack of :func:`adversarial.common.file_attacks`
+hands them in, so that each earns full marks or, refused, nothing. The attacks
+on the kernel and on the verdicts, which do not depend on the exercise, are in
+``ex01.py``; ``tests/test_autograde_exercises.py`` grades partly right answers
+of this exercise.
+"""
+
+from adversarial.common import Case, file_attacks, read_exercise
+
+ASSIGNMENT = "ex02"
+NOTEBOOK = "computation_graphs.ipynb"
+SOURCE, FUNCTIONS, GRADE_CELLS, CORRECT = read_exercise(ASSIGNMENT, NOTEBOOK)
+
+CASES = [
+    Case("honest", "every answer right: full marks, no flag"),
+    Case("untouched", "the released notebook, stubs only", answers={}, lost=set(GRADE_CELLS),
+         feedback=("NotImplementedError", "ex02: {}".format(FUNCTIONS[0]))),
+    *file_attacks(ASSIGNMENT, NOTEBOOK, FUNCTIONS, GRADE_CELLS, CORRECT),
+]
