@@ -53,8 +53,8 @@ c.IgnorePattern.pattern = r"(?m)^.*:\d+: \w*Warning: "
 # gradebook records the cell with its hidden tests, the students get it without.
 # RestoreLockedCells puts them back silently when the cell is exactly as released,
 # and reports any other change as nbgrader does.
-from nnbook.autograde import SANITIZE  # noqa: E402
-from nnbook.feedback import PREPROCESSORS, FeedbackExporter  # noqa: E402
+from nnbook.autograder.autograde import SANITIZE  # noqa: E402
+from nnbook.autograder.feedback import PREPROCESSORS, FeedbackExporter  # noqa: E402
 
 c.Autograde.sanitize_preprocessors = SANITIZE
 

@@ -98,7 +98,7 @@ def bench(n, workdir):
     nbgrader(plain_course, "export", "--to=grades.csv")
     plain = time.perf_counter() - started
     started = time.perf_counter()
-    run(nnbook_course, sys.executable, "-m", "nnbook.autograde", "ex01")
+    run(nnbook_course, sys.executable, "-m", "nnbook.autograder", "ex01")
     ours = time.perf_counter() - started
     same = totals_from_csv(plain_course / "grades.csv") == totals_from_csv(nnbook_course / "grades_ex01.csv")
     return {"n": n, "plain": plain, "plain_autograde": autograde_only, "nnbook": ours, "same_scores": same,

@@ -189,7 +189,7 @@ def assert_inert_html(text, allowed_scripts=()):
 
 def feedback_scripts():
     """The two scripts a feedback page may hold: MathJax's configuration and MathJax itself."""
-    from nnbook import feedback
+    from nnbook.autograder import feedback
 
     return feedback.MATHJAX_CONFIG, feedback.mathjax_script()
 

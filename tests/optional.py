@@ -20,7 +20,7 @@ def import_torch():
 
 def require_sandbox():
     """Skip unless the autograder's sandbox (bubblewrap) can run here; with ``NNBOOK_REQUIRE_SANDBOX=1``, fail."""
-    from nnbook import sandbox
+    from nnbook.autograder import sandbox
 
     problem = sandbox.isolation_problem()
     if problem and os.environ.get("NNBOOK_REQUIRE_SANDBOX") == "1":

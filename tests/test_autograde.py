@@ -17,8 +17,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from nnbook import autograde, grading, plaindata, sandbox
-from nnbook.trusted_execute import read_untrusted, redact, redact_student_message, student_names, student_signatures
+from nnbook import grading
+from nnbook.autograder import autograde, plaindata, sandbox
+from nnbook.autograder.trusted_execute import read_untrusted, redact, redact_student_message, student_names, student_signatures
 
 # ---- plain data ----------------------------------------------------------------------------------------------------
 

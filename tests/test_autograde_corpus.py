@@ -70,7 +70,7 @@ def refused_id(case):
 
 
 def autograde(course, assignment, *args):
-    command = [sys.executable, "-m", "nnbook.autograde", assignment, "--course", str(course), *OPTIONS, *args]
+    command = [sys.executable, "-m", "nnbook.autograder", assignment, "--course", str(course), *OPTIONS, *args]
     result = subprocess.run(command, env=nbgrader_env(), capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, f"nnbook-autograde failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
     return result

@@ -26,7 +26,7 @@ EX03 = "ex03", "backprop_by_hand.ipynb", ("one_hidden_forward", "one_hidden_back
 
 def grade(course, assignment):
     """Run nnbook-autograde on ``assignment``; return ``{student: total}`` from its CSV."""
-    command = [sys.executable, "-m", "nnbook.autograde", assignment, "--course", str(course)]
+    command = [sys.executable, "-m", "nnbook.autograder", assignment, "--course", str(course)]
     result = subprocess.run(command, env=nbgrader_env(), capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, f"nnbook-autograde failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
     with open(course / f"grades_{assignment}.csv", newline="") as file:

@@ -1,6 +1,6 @@
 """The feedback released to students: what grading says and nothing live, named tests, wrapped hints, offline math.
 
-* the name of each test (``nnbook.feedback.test_label``), for every released
+* the name of each test (``nnbook.autograder.feedback.test_label``), for every released
   exercise;
 * a feedback page made from an attack notebook (HTML, JavaScript, markdown with
   raw HTML and ``javascript:`` links, raw cells, cell tags that break out of
@@ -39,7 +39,7 @@ from nbgrader_course import (
 )
 from optional import require_sandbox
 
-from nnbook import autograde, feedback
+from nnbook.autograder import autograde, feedback
 
 EXERCISES = {"ex01": "perceptron_logistic.ipynb", "ex02": "computation_graphs.ipynb", "ex03": "backprop_by_hand.ipynb"}
 HINT = ("Likely mistake: you multiplied by sigma'(z) = a (1 - a): with the cross-entropy, dz = a - y already includes "
@@ -273,7 +273,7 @@ def test_neither_documented_way_to_grade_puts_a_hidden_test_into_any_feedback(tm
 
     started = time.monotonic()
     for assignment in EXERCISES:
-        autograde_command = ["nnbook.autograde", assignment, "--course", str(course)]
+        autograde_command = ["nnbook.autograder", assignment, "--course", str(course)]
         result = _run(course, autograde_command)
         assert result.returncode == 0, result.stderr[-3000:]
     check("nnbook-autograde")

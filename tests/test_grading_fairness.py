@@ -188,7 +188,7 @@ def graded(request, tmp_path_factory):
         students[f"numerical_{function}"] = (function, {**answers, function: NUMERICAL[function]})
     for student, (_, edits) in students.items():
         submit(course, assignment, student, notebook, submission(release, edits))
-    command = [sys.executable, "-m", "nnbook.autograde", assignment, "--course", str(course), "--timeout", "240",
+    command = [sys.executable, "-m", "nnbook.autograder", assignment, "--course", str(course), "--timeout", "240",
                "--cell-timeout", "20", "--no-feedback"]
     result = subprocess.run(command, env=nbgrader_env(), capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, f"nnbook-autograde failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"

@@ -14,7 +14,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from nnbook import plaindata
+from nnbook.autograder import plaindata
 
 MiB = 2**20
 

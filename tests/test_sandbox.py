@@ -1,7 +1,7 @@
 """The sandbox's limits (``nnbook/sandbox.py``), each shown to hold in total for one kernel.
 
-Each test runs a command in a :class:`nnbook.sandbox.Sandbox`, or a notebook
-through :class:`nnbook.trusted_execute.SandboxedExecute`, and attacks one limit
+Each test runs a command in a :class:`nnbook.autograder.sandbox.Sandbox`, or a notebook
+through :class:`nnbook.autograder.trusted_execute.SandboxedExecute`, and attacks one limit
 of book/guide_autograding.md ("Limits"): the notebook's time (cells and calls),
 the disk (``/dev/shm`` included), the memory of all processes together, the
 number of processes, the outputs kept, what may be imported. The same attacks,
@@ -24,8 +24,8 @@ import nbformat
 import pytest
 from optional import require_sandbox
 
-from nnbook import sandbox
-from nnbook.trusted_execute import SandboxedExecute
+from nnbook.autograder import sandbox
+from nnbook.autograder.trusted_execute import SandboxedExecute
 
 MiB = 2**20
 
@@ -299,7 +299,7 @@ def test_outputs_are_cut_per_cell_and_per_notebook_and_errors_stay(folder):
 def test_what_a_killed_grader_left_is_swept_by_the_next_sandbox(folder):
     leaver = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
         import os, signal
-        from nnbook import sandbox
+        from nnbook.autograder import sandbox
         box = sandbox.Sandbox({str(folder / "left")!r}).open()
         print(box.cgroup.folders[0], flush=True)
         os.kill(os.getpid(), signal.SIGKILL)  # no close: the mount and the cgroup stay behind

@@ -95,17 +95,17 @@ print("PROCESSES", "WITHIN" if len(children) < 64 else "BEYOND", "THE LIMIT:", l
     Case(
         "huge_answer", "gradient_descent_step answers 24 MiB of nested lists (1.3 GiB once decoded)",
         answers=with_answers(gradient_descent_step='''
-import nnbook.plaindata
+import nnbook.autograder.plaindata
 
 _HUGE = '{"__dict__": {"result": [' + ", ".join(["[]"] * 6_300_000) + '], "args": [], "kwargs": {"__dict__": {}}}}'
-_dumps = nnbook.plaindata.dumps
+_dumps = nnbook.autograder.plaindata.dumps
 
 def _huge_dumps(value):
     if isinstance(value, dict) and value.get("result") == "HUGE":
         return _HUGE
     return _dumps(value)
 
-nnbook.plaindata.dumps = _huge_dumps
+nnbook.autograder.plaindata.dumps = _huge_dumps
 
 def gradient_descent_step(w, b, dw, db, lr):
     return "HUGE"

@@ -3,7 +3,7 @@
 :class:`SandboxedExecute` is a subclass of nbgrader's ``Execute`` preprocessor
 (itself nbclient's ``NotebookClient``) that the autograder puts in nbgrader's
 pipeline in place of ``Execute``. It starts the kernel in the sandbox of
-:mod:`nnbook.sandbox`, talking to it over unix sockets in the scratch folder
+:mod:`nnbook.autograder.sandbox`, talking to it over unix sockets in the scratch folder
 (``transport="ipc"``: the kernel has no network), and walks the notebook:
 
 * a student's cell (solutions, free cells) runs in the kernel, as usual;
@@ -13,8 +13,8 @@ pipeline in place of ``Execute``. It starts the kernel in the sandbox of
   grader's namespace, where each function the student was asked to write
   (each name a solution cell of the source notebook defines) is a
   :class:`StudentFunction`. Calling it sends the arguments to the kernel as
-  plain data (:mod:`nnbook.plaindata`), runs the student's function there
-  (:mod:`nnbook.bridge`), and brings back its result and its arguments as
+  plain data (:mod:`nnbook.autograder.plaindata`), runs the student's function there
+  (:mod:`nnbook.autograder.kernel_call`), and brings back its result and its arguments as
   plain data, refusing anything else. The arguments the kernel reports are
   only compared with what was sent, so that a function that changed one in
   place fails, naming it; they never flow back into the grader's values. The
@@ -58,7 +58,8 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute
 from traitlets import Any, Bool, Float, Integer, List, Unicode
 
-from . import grading, plaindata, sandbox
+from .. import grading
+from . import plaindata, sandbox
 
 HIDDEN_MARK = "BEGIN HIDDEN TESTS"
 MAX_ANSWER_BYTES = 64 * 2**20
@@ -263,7 +264,7 @@ class SandboxedExecute(Execute):
     # -- the kernel ----------------------------------------------------------------------------------------------------
 
     def create_kernel_manager(self):
-        """The kernel's manager, and with ``isolate`` the kernel's :class:`nnbook.sandbox.Sandbox`.
+        """The kernel's manager, and with ``isolate`` the kernel's :class:`nnbook.autograder.sandbox.Sandbox`.
 
         The sandbox remounts the scratch folder on a filesystem of ``disk``
         bytes (the io folder, already open, is reopened there) and creates the
@@ -495,7 +496,7 @@ class SandboxedExecute(Execute):
         fd = os.open(request, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=self.io_fd)
         with os.fdopen(fd, "w") as file:
             file.write(text)
-        code = f"__import__('nnbook.bridge').bridge.serve({self.io_folder!r}, {request!r}, globals())"
+        code = f"__import__('nnbook.autograder.kernel_call').autograder.kernel_call.serve({self.io_folder!r}, {request!r}, globals())"
         probe = nbformat.v4.new_code_cell(code)
         try:
             ran = self.run_in_kernel(probe, self.current_index, store_history=False)

@@ -3,8 +3,8 @@
 This module runs *inside* the student's sandboxed kernel, where the student's
 code can replace anything, this module included. It is a convenience, not a
 safeguard: what it writes back is only the student's answer, as plain data
-(:mod:`nnbook.plaindata`), which the grader checks itself. The grader asks for
-a call by executing ``__import__("nnbook.bridge").bridge.serve(folder, request, globals())``
+(:mod:`nnbook.autograder.plaindata`), which the grader checks itself. The grader asks for
+a call by executing ``__import__("nnbook.autograder.kernel_call").autograder.kernel_call.serve(folder, request, globals())``
 in the kernel; the request file holds the function's name and its arguments,
 and the answer goes to ``<request>.out``: the result and the arguments as they
 are after the call (so the grader sees a function that changed its argument in

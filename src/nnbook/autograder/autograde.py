@@ -16,9 +16,9 @@ It drives nbgrader's own API, after an intake, in two steps per submission:
 1. **Run** (in a pool of worker processes, one per CPU core): nbgrader's
    sanitizing preprocessors restore the locked cells and metadata from the
    gradebook (deleted test cells are added back); then
-   :class:`nnbook.trusted_execute.SandboxedExecute` runs the copy with the
+   :class:`nnbook.autograder.trusted_execute.SandboxedExecute` runs the copy with the
    run's secret hidden seed: the student's cells in a kernel inside
-   :mod:`nnbook.sandbox` (a throwaway folder, no network, time, CPU and memory
+   :mod:`nnbook.autograder.sandbox` (a throwaway folder, no network, time, CPU and memory
    limits), the test cells in the worker, on the student's values brought back
    as plain data. The executed notebook and a summary (with the seed) are
    written atomically under ``.nnbook-autograde/<assignment>/``.
@@ -32,7 +32,7 @@ It drives nbgrader's own API, after an intake, in two steps per submission:
    comments and late penalties as ``nbgrader autograde`` would. An interrupt
    (Ctrl-C, SIGTERM) waits until the submission being recorded is complete.
 
-Then :class:`nnbook.feedback.FeedbackExporter` writes ``feedback/<student>/<assignment>/*.html``
+Then :class:`nnbook.autograder.feedback.FeedbackExporter` writes ``feedback/<student>/<assignment>/*.html``
 (and nothing else there): each test named after what it grades, its verdict,
 the student's code; no hidden test, no output of the student's cells. A CSV of
 the gradebook's scores with each submission's status is written (every student,
@@ -205,7 +205,7 @@ def run_key(course, assignment, student, options):
     paths = course_paths(course, assignment)
     notebooks = sorted(paths["source"].glob("*.ipynb"))
     submitted = [paths["work"] / "intake" / student / path.name for path in notebooks]
-    package = sorted(Path(nnbook.__file__).parent.glob("*.py"))
+    package = [path for _, path in sandbox.package_modules()]  # every module, in every subfolder
     keys = ("timeout", "cell_timeout", "memory", "cpu", "isolate", "disk", "processes")
     options = {key: options.get(key) for key in keys}
     # the course's configuration too: its limits and allowed imports decide how a notebook runs
@@ -380,7 +380,7 @@ def nnbook_modules(notebook, locked=False):
             continue
         for match in re.finditer(r"\bnnbook[ \t]*\.[ \t]*(\w+)|\bfrom[ \t]+nnbook[ \t]+import[ \t]+\(?[ \t]*([\w \t,]+)", cell.source):
             names = [match.group(1)] if match.group(1) else re.findall(r"\w+", match.group(2))
-            mentioned.update(name for name in names if name not in sandbox.STUDENT_MODULES and name != "as")
+            mentioned.update(name for name in names if name not in sandbox.KERNEL_TOP_LEVEL and name != "as")
     return mentioned
 
 
@@ -415,7 +415,7 @@ def released_modules(course, assignment):
                     imported.update(alias.name for alias in node.names)
                 elif isinstance(node, ast.Import):
                     imported.update(a.name.split(".")[1] for a in node.names if a.name.startswith("nnbook."))
-    return sorted(imported - set(sandbox.STUDENT_MODULES))
+    return sorted(imported - sandbox.KERNEL_TOP_LEVEL)
 
 
 def tampering(submitted, release):
@@ -609,8 +609,8 @@ def _remove(folder):
 def write_feedback(course, assignment, students):
     """The feedback HTML of ``students``, from their autograded notebooks; ``{student: error}`` for those that failed.
 
-    :class:`nnbook.feedback.FeedbackExporter` with the preprocessors of
-    ``nnbook.feedback.PREPROCESSORS`` (nbgrader's ``GetGrades`` and the
+    :class:`nnbook.autograder.feedback.FeedbackExporter` with the preprocessors of
+    ``nnbook.autograder.feedback.PREPROCESSORS`` (nbgrader's ``GetGrades`` and the
     sanitizer), as ``nbgrader_config.py`` gives ``nbgrader generate_feedback``.
     ``feedback/<student>/<assignment>/`` is emptied and gets the pages only:
     nothing else of ``autograded/`` or of the submission.

@@ -1,6 +1,6 @@
 """Plain data: the only form in which values cross between the grader and a student's sandboxed kernel.
 
-When the trusted autograder (:mod:`nnbook.autograde`) calls a student's
+When the trusted autograder (:mod:`nnbook.autograder.autograde`) calls a student's
 function, its arguments go into the sandbox and its result comes back as JSON
 text, never as a pickle: numbers, strings, ``None``, booleans, numpy arrays of
 booleans, integers or floats (as ``{"__ndarray__": {"dtype", "shape",

@@ -63,8 +63,15 @@ from pathlib import Path
 
 import nnbook
 
-#: Modules of ``nnbook`` a graded notebook may import inside the sandbox; every other one is masked.
-STUDENT_MODULES = ("__init__", "grading", "gradcheck", "validation", "plaindata", "bridge")
+from .. import grading
+
+#: The one list of the modules of ``nnbook`` a student's kernel may import; every other module of the package,
+#: in any subfolder, is masked in the sandbox (:func:`student_package`). They are the helpers a student's code
+#: may call (``grading.HELPER_MODULES``) and the kernel's end of a graded call.
+KERNEL_MODULES = ("nnbook", *grading.HELPER_MODULES, "nnbook.autograder", "nnbook.autograder.kernel_call",
+                  "nnbook.autograder.plaindata")
+#: Their names under ``nnbook`` (``grading``, ``autograder``, …): a mention of one is not a use of the reference.
+KERNEL_TOP_LEVEL = frozenset(name.split(".")[1] for name in KERNEL_MODULES if "." in name)
 #: What graded code may import besides the standard library and ``nnbook``, unless the course says otherwise
 #: (``c.SandboxedExecute.allowed_imports`` in ``nbgrader_config.py``).
 DEFAULT_ALLOWED_IMPORTS = ("numpy",)
@@ -533,28 +540,42 @@ def _site_mounts(allowed_imports, hooks):
     return mounts, sealed
 
 
+def package_modules():
+    """``(dotted name, path)`` of every module of the installed package ``nnbook``, in every subfolder."""
+    real = Path(nnbook.__file__).resolve().parent
+    for path in sorted(real.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        parts = path.relative_to(real).with_suffix("").parts
+        yield ".".join(["nnbook", *(parts[:-1] if parts[-1] == "__init__" else parts)]), path
+
+
 def student_package(folder, allowed=()):
     """Write into ``folder`` the package ``nnbook`` as a graded notebook sees it; return its path.
 
-    The helper modules and the modules named in ``allowed`` (those the
-    released notebook itself imports, e.g. ``data`` for its data sets, with
-    the package's data files) are copied; each other module of the real
-    package becomes one line raising ``ImportError`` that explains why.
+    The modules of :data:`KERNEL_MODULES` and the modules named in ``allowed``
+    (names under ``nnbook``: those the released notebook itself imports, e.g.
+    ``data`` for its data sets, with the package's data files) are copied; each
+    other module of the real package, in any subfolder, becomes one line
+    raising ``ImportError`` that explains why.
     """
     real = Path(nnbook.__file__).resolve().parent
     package = Path(folder) / "nnbook"
     package.mkdir(parents=True, exist_ok=True)
     if (real / "datasets").is_dir() and "data" in allowed:
         shutil.copytree(real / "datasets", package / "datasets", dirs_exist_ok=True)
-    for path in real.glob("*.py"):
-        if path.stem in STUDENT_MODULES or path.stem in allowed:
-            shutil.copy(path, package / path.name)
+    keep = {*KERNEL_MODULES, *(f"nnbook.{name}" for name in allowed)}
+    for name, path in package_modules():
+        target = package / path.relative_to(real)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if name in keep:
+            shutil.copy(path, target)
         else:
             message = (
-                f"nnbook.{path.stem} is the course's reference implementation: it is not available to graded code. "
+                f"{name} is the course's reference implementation: it is not available to graded code. "
                 "Write the function yourself."
             )
-            (package / path.name).write_text(f"raise ImportError({message!r})\n")
+            target.write_text(f"raise ImportError({message!r})\n")
     return package
 
 

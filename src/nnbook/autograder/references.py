@@ -1,0 +1,94 @@
+"""The answers of the hidden tests: the package's reference, run on the inputs the grader draws.
+
+The hidden tests of the exercises call these functions in the grader's
+process (never in a student's kernel, where the reference is masked): the
+gradients a backward rule must return (ex02), and random networks run forward
+and backward by the package's layers (ex03). They only arrange the reference
+(:mod:`nnbook.autodiff`, :mod:`nnbook.layers`): no new math.
+"""
+
+import numpy as np
+
+from .. import layers
+from ..autodiff import Tensor
+
+
+def input_gradients(expression, dout, *inputs):
+    """What a node's backward rule must return: the reference engine's gradients for the upstream gradient ``dout``.
+
+    ``expression`` builds the node from :class:`nnbook.autodiff.Tensor` inputs
+    (``lambda a, b: a * b``); the result is ``[∂J/∂input for each input]`` for
+    ``J = sum(expression(*inputs) * dout)``, each of its input's shape. For the
+    hidden tests of the computation-graph exercise, which run in the grader.
+    """
+    tensors = [Tensor(np.asarray(value, dtype=np.float64)) for value in inputs]
+    (expression(*tensors) * Tensor(np.asarray(dout, dtype=np.float64), requires_grad=False)).sum().backward()
+    return [tensor.grad for tensor in tensors]
+
+
+def _forward_recording(network, X):
+    """``[A0 = X, then the output of every layer]``: the arrays of a forward pass, in order."""
+    arrays = [X]
+    for layer in network.layers:
+        arrays.append(layer.forward(arrays[-1]))
+    return arrays
+
+
+def _parameters_and_gradients(network, dX):
+    """``params`` ``{"W1", "b1", …}`` and ``grads`` ``{"dW1", "db1", …, "dX"}`` of a network after its backward pass."""
+    linears = network.layers[::2]
+    params = {f"{name}{l}": linear.params[name] for l, linear in enumerate(linears, 1) for name in "Wb"}
+    grads = {f"d{name}{l}": linear.grads[name] for l, linear in enumerate(linears, 1) for name in "Wb"}
+    return params, {**grads, "dX": dX}
+
+
+def one_hidden_network(seed, m, n_x, n_h, output_scale=1.0):
+    """A random one-hidden-layer problem, run forward and backward by the package's layers.
+
+    The network is ``Linear(n_x, n_h) → tanh → Linear(n_h, 1) → sigmoid`` with
+    the mean binary cross-entropy. Returns ``(X, y, params, cache, grads)``:
+    ``X : (m, n_x)``, labels ``y : (m,)`` in {0., 1.}, ``params`` ``W1 : (n_h, n_x)``,
+    ``b1 : (n_h,)``, ``W2 : (1, n_h)``, ``b2 : (1,)``, ``cache`` ``A0 = X``,
+    ``Z1``, ``A1 : (m, n_h)``, ``Z2``, ``A2 : (m, 1)``, and ``grads`` ``dW1``,
+    ``db1``, ``dW2``, ``db2``, ``dX`` of the cost. The same seed gives the same problem.
+    """
+    rng = np.random.default_rng(seed)
+    network = layers.Sequential(layers.Linear(n_x, n_h, "xavier", rng), layers.Tanh(),
+                                layers.Linear(n_h, 1, "xavier", rng), layers.Sigmoid())
+    for linear in network.layers[::2]:
+        linear.params["b"][...] = rng.standard_normal(linear.n_out)
+    network.layers[2].params["W"][...] *= output_scale
+    network.layers[2].params["b"][...] *= output_scale
+    X, y = 2 * rng.standard_normal((m, n_x)), rng.integers(0, 2, size=m).astype(float)
+    arrays = _forward_recording(network, X)
+    # dZ2 = (A2 − y) / m from the logits, not through σ′ and a cross-entropy of clipped probabilities,
+    # which are wrong for a confident mistake (|Z2| > 27.6)
+    gradient = (arrays[-1] - y[:, None]) / m
+    for layer in reversed(network.layers[:-1]):
+        gradient = layer.backward(gradient)
+    params, grads = _parameters_and_gradients(network, gradient)
+    return X, y, params, dict(zip(("A0", "Z1", "A1", "Z2", "A2"), arrays)), grads
+
+
+def deep_relu_network(seed, m, sizes):
+    """A random deep ReLU problem with a softmax cross-entropy, run forward and backward by the package's layers.
+
+    ``sizes = (n_x, n^[1], …, n^[L])``. Returns ``(X, y, params, cache, grads)``:
+    ``X : (m, n_x)``, labels ``y : (m,)`` in ``{0, …, n^[L] − 1}``, ``params``
+    ``W1, b1, …, WL, bL``, ``cache`` ``A0 = X, Z1, A1, …, A{L−1}, ZL``, and
+    ``grads`` ``dW1, db1, …, dWL, dbL, dX`` of the mean cost, plus ``dZL``, the
+    gradient at the scores, ``(softmax(ZL) − Y) / m``.
+    """
+    rng = np.random.default_rng(seed)
+    network = layers.mlp(sizes, "relu", seed=rng)
+    for linear in network.layers[::2]:
+        linear.params["b"][...] = 0.5 * rng.standard_normal(linear.n_out)
+    X, y = rng.standard_normal((m, sizes[0])), rng.integers(0, sizes[-1], size=m)
+    arrays = _forward_recording(network, X)
+    loss = layers.SoftmaxCrossEntropy()
+    loss.forward(arrays[-1], y)
+    dX = network.backward(loss.backward())
+    params, grads = _parameters_and_gradients(network, dX)
+    L = len(sizes) - 1
+    keys = ["A0", *(f"{kind}{l}" for l in range(1, L) for kind in "ZA"), f"Z{L}"]
+    return X, y, params, dict(zip(keys, arrays)), {**grads, f"dZ{L}": loss.backward()}
