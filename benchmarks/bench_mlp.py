@@ -6,14 +6,17 @@ data (``m`` inputs uniform in [0, 1], random labels 0..9, fixed seed), with the
 same mini-batches in the same order (both walk ``nnbook.optim.minibatch_indices``
 with the same seed), for each batch size and each dtype. Four ways are timed:
 
-* ``nnbook``: ``mlp(sizes, dtype=...)`` and the inner loop of ``nnbook.train.fit``
-  (forward, loss, backward, ``SGD.step``), nothing else;
-* ``nnbook no-dx``: the same loop with ``mlp(..., input_grad=False)``, whose first
-  layer skips ``dx`` (the gradient with respect to the data, which training never
-  uses and PyTorch does not compute either);
-* ``fit()``: ``nnbook.train.fit(..., epochs=1, progress=False)`` with the default
-  ``mlp``, which also evaluates the cost and accuracy on the whole training set
-  before and after the epoch (its History), so it shows that overhead;
+* ``nnbook``: the loop a chapter writes by hand, on the default ``mlp(sizes, dtype=...)``:
+  forward, ``SoftmaxCrossEntropy()`` (which checks its inputs), backward (down to
+  ``dx``, the gradient with respect to the data), ``SGD.step``;
+* ``fit loop``: the steps ``nnbook.train.fit`` runs for each mini-batch, and nothing
+  else: the first layer skips ``dx`` (``model.input_grad = False``, which PyTorch
+  does not compute either) and the loss does not check the mini-batch again
+  (``SoftmaxCrossEntropy(check=False)``);
+* ``fit()``: the whole call ``nnbook.train.fit(model, X, y, SGD(0.1), epochs=1,
+  batch_size=..., progress=False)``: its input checks, its history (the cost and
+  accuracy on a sample of 512 training examples before and after the epoch), and
+  the epoch. This is the column the target is about;
 * ``torch``: ``torch.nn.Sequential(Linear, ReLU, Linear)``, ``F.cross_entropy``,
   ``torch.optim.SGD``, with ``torch.set_num_threads`` set to numpy's BLAS threads.
 
@@ -22,7 +25,8 @@ one after the other, not interleaved: OpenBLAS (numpy) and OpenMP (PyTorch)
 keep their worker threads spinning for a while after each call, so on a machine
 with few cores alternating the two makes each wait for the other's threads.
 The warm-up epochs double as a correctness check: the torch model starts from
-the nnbook weights, so after one epoch the parameters must agree to rounding.
+the weights of the ``fit()`` model, and its warm-up epoch is ``fit``'s first one
+(the same mini-batches), so after it the parameters must agree to rounding.
 
 GFLOP/s use the nominal count of the matrix products of one epoch, forward
 ``2·m·(784·256 + 256·10)`` and backward twice that (``dx`` and ``dW`` of both
@@ -44,7 +48,8 @@ import time
 
 import numpy as np
 
-from nnbook.layers import SoftmaxCrossEntropy, mlp
+from nnbook.layers import mlp
+from nnbook.losses import SoftmaxCrossEntropy
 from nnbook.optim import SGD, minibatch_indices
 from nnbook.train import fit
 
@@ -164,10 +169,12 @@ def timed(function):
     return time.perf_counter() - start
 
 
-def nnbook_epoch(X, y, batch_size, input_grad=True, seed=1):
-    """A model and a function running one epoch of ``fit``'s inner loop on it."""
-    model = mlp(SIZES, dtype=X.dtype, input_grad=input_grad)
-    loss, optimizer, rng = SoftmaxCrossEntropy(), SGD(LR), np.random.default_rng(seed)
+def nnbook_epoch(X, y, batch_size, fit_loop=False, seed=1):
+    """A model and a function running one epoch of the hand-written loop on it (``fit_loop``: of ``fit``'s steps)."""
+    model = mlp(SIZES, dtype=X.dtype)
+    loss, optimizer, rng = SoftmaxCrossEntropy(check=not fit_loop), SGD(LR), np.random.default_rng(seed)
+    if fit_loop:
+        model.input_grad = False
 
     def epoch():
         for batch in minibatch_indices(len(X), batch_size, rng):
@@ -178,9 +185,10 @@ def nnbook_epoch(X, y, batch_size, input_grad=True, seed=1):
     return model, epoch
 
 
-def fit_epoch(X, y, batch_size):
+def fit_epoch(X, y, batch_size, seed=1):
+    """A model and one call of ``fit`` for one epoch (shuffled with ``seed``, as the other ways)."""
     model = mlp(SIZES, dtype=X.dtype)
-    return lambda: fit(model, X, y, SGD(LR), epochs=1, batch_size=batch_size, progress=False)
+    return model, lambda: fit(model, X, y, SGD(LR), epochs=1, batch_size=batch_size, seed=seed, progress=False)
 
 
 def torch_epoch(torch, X, y, batch_size, start_from, seed=1):
@@ -214,16 +222,16 @@ def max_param_difference(nnbook_params, torch_model):
 
 def run_case(torch, X, y, batch_size, repeats, with_fit):
     """Median seconds per epoch of each way, the per-repeat times, and the warm-up cross-check."""
-    model, nnbook = nnbook_epoch(X, y, batch_size)
-    epochs = {"nnbook": nnbook, "nnbook_no_dx": nnbook_epoch(X, y, batch_size, input_grad=False)[1]}
-    if with_fit:
-        epochs["fit"] = fit_epoch(X, y, batch_size)
+    model, fit_loop = nnbook_epoch(X, y, batch_size, fit_loop=True)
+    epochs = {"nnbook": nnbook_epoch(X, y, batch_size)[1], "fit_loop": fit_loop}
+    if with_fit:  # the cross-check follows fit() when it runs, else the fit loop (whose first epoch is fit's)
+        model, epochs["fit"] = fit_epoch(X, y, batch_size)
     if torch:
         torch_model, epochs["torch"] = torch_epoch(torch, X, y, batch_size, start_from=model)
-    times, difference = {}, None
+    times, difference, after_one_epoch = {}, None, None
     for name, epoch in epochs.items():
         epoch()  # warm-up
-        if name == "nnbook":
+        if name == ("fit" if with_fit else "fit_loop"):
             after_one_epoch = {key: param.copy() for key, param, _ in model.params_and_grads()}
         if name == "torch":
             difference = max_param_difference(after_one_epoch, torch_model)
@@ -233,13 +241,13 @@ def run_case(torch, X, y, batch_size, repeats, with_fit):
 
 # --- the report --------------------------------------------------------------------------------
 
-COLUMNS = ("nnbook", "nnbook_no_dx", "fit", "torch")
-HEADERS = {"nnbook": "nnbook", "nnbook_no_dx": "nnbook no-dx", "fit": "fit()", "torch": "torch"}
+COLUMNS = ("nnbook", "fit_loop", "fit", "torch")
+HEADERS = {"nnbook": "nnbook", "fit_loop": "fit loop", "fit": "fit()", "torch": "torch"}
 
 
 def results_table(results, peaks):
     header = ["dtype", "batch"] + [f"{HEADERS[c]} ms" for c in COLUMNS] + [
-        "nnbook/torch", "no-dx/torch", "GFLOP/s nnbook", "GFLOP/s no-dx", "GFLOP/s torch", "max abs Δθ"]
+        "nnbook/torch", "fit()/torch", "GFLOP/s nnbook", "GFLOP/s fit()", "GFLOP/s torch", "max abs Δθ"]
 
     def ms(seconds):
         return "n/a" if seconds is None else f"{1e3 * seconds:.1f}"
@@ -258,8 +266,8 @@ def results_table(results, peaks):
     for row in results:
         diff = row["max_abs_param_difference"]
         cells = [row["dtype"], str(row["batch_size"])] + [ms(row["seconds"].get(c)) for c in COLUMNS] + [
-            ratio(row["ratio_nnbook_torch"]), ratio(row["ratio_nnbook_no_dx_torch"]),
-            rate(row, "nnbook"), rate(row, "nnbook_no_dx"), rate(row, "torch"),
+            ratio(row["ratio_nnbook_torch"]), ratio(row["ratio_fit_torch"]),
+            rate(row, "nnbook"), rate(row, "fit"), rate(row, "torch"),
             "n/a" if diff is None else f"{diff:.1e}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -333,12 +341,12 @@ def main(argv=None):
         X = X64.astype(DTYPES[name])
         for batch_size in args.batch_sizes:
             seconds, times, difference = run_case(torch, X, y, batch_size, args.repeats, not args.no_fit)
-            ratio = (lambda column: seconds[column] / seconds["torch"] if torch else None)
+            ratio = (lambda column: seconds[column] / seconds["torch"] if torch and column in seconds else None)
             results.append({
                 "dtype": name, "batch_size": batch_size, "flops": epoch_flops(args.m),
                 "seconds": seconds, "times": times,
-                "ratio_nnbook_torch": ratio("nnbook"), "ratio_nnbook_no_dx_torch": ratio("nnbook_no_dx"),
-                "max_abs_param_difference": difference,
+                "ratio_nnbook_torch": ratio("nnbook"), "ratio_fit_loop_torch": ratio("fit_loop"),
+                "ratio_fit_torch": ratio("fit"), "max_abs_param_difference": difference,
             })
             print(f"  {name} batch {batch_size}: " + ", ".join(f"{k} {1e3 * v:.1f} ms" for k, v in seconds.items()),
                   file=sys.stderr)

@@ -114,3 +114,19 @@ def test_unknown_activation_is_a_clear_error():
 
 def test_step_derivative_is_zero_so_gradients_cannot_train_it():
     assert not np.any(act.step_derivative(np.linspace(-3, 3, 7)))
+
+
+def test_the_registry_gives_each_activation_its_layer_and_initialization():
+    from nnbook import layers
+    from nnbook.initialization import INITIALIZERS
+
+    assert act.network_activations() == tuple(name for name in act.ACTIVATIONS if name != "step")
+    for name, activation in act.ACTIVATIONS.items():
+        assert activation.name == name
+        if activation.layer is None:
+            assert name == "step" and activation.init is None  # no gradient to train it with
+            continue
+        layer = activation.layer()
+        assert isinstance(layer, layers.ActivationLayer) and layer.activation is activation
+        assert activation.init in INITIALIZERS
+        assert activation.init == ("he" if name in ("relu", "leaky_relu", "elu") else "xavier"), name

@@ -16,7 +16,7 @@ import sys
 import pytest
 
 SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "bench_mlp.py"
-WAYS = {"nnbook", "nnbook_no_dx", "fit", "torch"}
+WAYS = {"nnbook", "fit_loop", "fit", "torch"}
 
 
 def load_script():
@@ -69,6 +69,7 @@ def test_one_row_per_dtype_and_batch_size_with_positive_times(report):
         assert row["flops"] == bench.epoch_flops(200) == 3 * 2 * 200 * (784 * 256 + 256 * 10)
         if with_torch:
             assert row["ratio_nnbook_torch"] == pytest.approx(row["seconds"]["nnbook"] / row["seconds"]["torch"])
+            assert row["ratio_fit_torch"] == pytest.approx(row["seconds"]["fit"] / row["seconds"]["torch"])
         else:
             assert row["ratio_nnbook_torch"] is None and row["max_abs_param_difference"] is None
 
@@ -98,4 +99,16 @@ def test_markdown_output_without_torch(tmp_path):
     text = path.read_text()
     assert "- date:" in text and "numpy matmul peak" in text
     row = next(line for line in text.splitlines() if line.startswith("| float32 | 64 |"))
-    assert row.count("n/a") >= 4  # fit() and torch columns, both ratios, torch GFLOP/s, Δθ
+    assert row.count("n/a") >= 6  # fit() and torch columns, both ratios, fit() and torch GFLOP/s, Δθ
+
+
+def test_the_fit_column_times_exactly_a_call_of_fit(monkeypatch):
+    bench = load_script()
+    calls = []
+    monkeypatch.setattr(bench, "fit", lambda *args, **kwargs: calls.append((args, kwargs)))
+    X, y = bench.make_data(32)
+    model, epoch = bench.fit_epoch(X.astype("float32"), y, 16)
+    epoch()
+    (args, kwargs), = calls
+    assert args[0] is model and args[1].dtype.name == "float32" and args[2] is y
+    assert kwargs == {"epochs": 1, "batch_size": 16, "seed": 1, "progress": False}

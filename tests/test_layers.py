@@ -1,12 +1,20 @@
-"""Tests of nnbook/layers.py: backward against numerical gradients, shapes, errors, initialization, dtypes.
+"""Tests of nnbook/layers.py: the layer contract, shapes, errors, initialization, dtypes.
 
-The layers are checked three ways: against central differences (one
-parametrized test over :data:`LAYERS`), against the same network written with
-the autodiff engine of :mod:`nnbook.autodiff` (property-based), and against
-``torch.autograd`` when PyTorch is installed.
+Every ``Layer`` subclass of the package goes through the same contract checks
+(output shape, backward against numerical gradients of the input and of every
+parameter, train/eval, buffers, float32 kept). The classes are *discovered*, by
+walking nnbook's modules, so a new layer cannot skip the checks: it needs an
+example in :data:`EXAMPLES` (activation layers get theirs from the activation
+registry), or the test that demands one fails. The layers are also checked
+against the same network written with the autodiff engine of
+:mod:`nnbook.autodiff` (property-based), and against ``torch.autograd`` when
+PyTorch is installed.
 """
 
+import importlib
 import inspect
+import pkgutil
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pytest
@@ -15,37 +23,80 @@ from hypothesis import strategies as st
 from optional import import_torch
 from strategies import class_counts, feature_counts, seeds
 
-from nnbook import layers
+import nnbook
+from nnbook import initialization, layers, losses
+from nnbook.activations import ACTIVATIONS, network_activations
 from nnbook.autodiff import Tensor
 from nnbook.gradcheck import assert_close, numerical_gradient, numerical_gradient_of_output
 from nnbook.optim import SGD
 
 pytestmark = pytest.mark.ch06
 
-#: The registry: (id, factory, input width, output width). A new layer is covered by adding one line.
-LAYERS = [
-    ("Linear", lambda: layers.Linear(4, 3, seed=1), 4, 3),
-    ("Linear-xavier", lambda: layers.Linear(4, 2, init="xavier", seed=2), 4, 2),
-    ("Sigmoid", layers.Sigmoid, 4, 4),
-    ("Tanh", layers.Tanh, 4, 4),
-    ("ReLU", layers.ReLU, 4, 4),
-    ("LeakyReLU", layers.LeakyReLU, 4, 4),
-    ("ELU", layers.ELU, 4, 4),
-    ("Softplus", layers.Softplus, 4, 4),
-    ("Identity", layers.Identity, 4, 4),
-    ("mlp-tanh", lambda: layers.mlp((4, 5, 3), "tanh", seed=3), 4, 3),
-    ("mlp-relu-deep", lambda: layers.mlp((4, 6, 5, 2), "relu", seed=4), 4, 2),
-    (
-        "Sequential-mixed",
-        lambda: layers.Sequential(
-            layers.Linear(4, 6, seed=5), layers.ELU(), layers.Linear(6, 3, seed=6), layers.Softplus()
+
+class Example(NamedTuple):
+    """A small layer to run through the contract: ``build(dtype)`` makes it; the shapes include the batch."""
+
+    id: str
+    build: Callable
+    input_shape: tuple
+    output_shape: tuple
+
+
+#: The registry of examples, by layer class. A new layer is covered by adding one line here.
+EXAMPLES = {
+    layers.Linear: [
+        Example("Linear", lambda dtype: layers.Linear(4, 3, seed=1, dtype=dtype), (5, 4), (5, 3)),
+        Example("Linear-xavier", lambda dtype: layers.Linear(4, 2, init="xavier", seed=2, dtype=dtype), (5, 4), (5, 2)),
+        Example("Linear-no-dx", lambda dtype: layers.Linear(3, 2, seed=3, dtype=dtype, input_grad=False), (4, 3), (4, 2)),
+    ],
+    layers.ActivationLayer: [Example("ActivationLayer-tanh", lambda dtype: layers.ActivationLayer("tanh"), (5, 4), (5, 4))],
+    layers.Flatten: [
+        Example("Flatten-images", lambda dtype: layers.Flatten(), (3, 2, 3, 4), (3, 24)),
+        Example("Flatten-rows", lambda dtype: layers.Flatten(), (3, 5), (3, 5)),
+    ],
+    layers.Sequential: [
+        Example("mlp-tanh", lambda dtype: layers.mlp((4, 5, 3), "tanh", seed=3, dtype=dtype), (5, 4), (5, 3)),
+        Example("mlp-relu-deep", lambda dtype: layers.mlp((4, 6, 5, 2), "relu", seed=4, dtype=dtype), (5, 4), (5, 2)),
+        Example(
+            "Sequential-mixed",
+            lambda dtype: layers.Sequential(
+                layers.Linear(4, 6, seed=5, dtype=dtype), layers.ELU(), layers.Linear(6, 3, seed=6, dtype=dtype),
+                layers.Softplus(),
+            ),
+            (5, 4),
+            (5, 3),
         ),
-        4,
-        3,
-    ),
-]
-LAYER_IDS = [entry[0] for entry in LAYERS]
-registry = pytest.mark.parametrize("factory, n_in, n_out", [entry[1:] for entry in LAYERS], ids=LAYER_IDS)
+        Example(
+            "Sequential-images",
+            lambda dtype: layers.Sequential(layers.Flatten(), layers.Linear(12, 3, seed=7, dtype=dtype), layers.Tanh()),
+            (4, 3, 2, 2),
+            (4, 3),
+        ),
+    ],
+}
+# every activation of the registry that a network can use, through its layer class
+for _name in network_activations():
+    EXAMPLES.setdefault(ACTIVATIONS[_name].layer, []).append(
+        Example(ACTIVATIONS[_name].layer.__name__, lambda dtype, _name=_name: ACTIVATIONS[_name].layer(), (5, 4), (5, 4))
+    )
+
+
+def package_layer_classes():
+    """Every subclass of ``Layer`` defined in nnbook: its modules walked with pkgutil (recursively into
+    subpackages), then the subclasses of ``Layer`` collected, recursively, among the classes they define."""
+    modules = [importlib.import_module(info.name) for info in pkgutil.walk_packages(nnbook.__path__, "nnbook.")]
+    assert "nnbook.layers" in {module.__name__ for module in modules}
+
+    def subclasses(cls):
+        return {sub for direct in cls.__subclasses__() for sub in {direct} | subclasses(direct)}
+
+    return sorted((cls for cls in subclasses(layers.Layer) if cls.__module__.split(".")[0] == "nnbook"),
+                  key=lambda cls: (cls.__module__, cls.__qualname__))
+
+
+LAYER_CLASSES = package_layer_classes()
+ALL_EXAMPLES = [example for examples in EXAMPLES.values() for example in examples]
+contract = pytest.mark.parametrize("example", ALL_EXAMPLES, ids=[example.id for example in ALL_EXAMPLES])
 
 
 def away_from_zero(rng, shape):
@@ -67,47 +118,145 @@ def flatten_layers(layer):
     return [layer]
 
 
-def test_the_registry_covers_every_layer_class():
-    classes = {
-        obj
-        for obj in vars(layers).values()
-        if inspect.isclass(obj) and issubclass(obj, layers.Layer) and obj not in (layers.Layer, layers.ActivationLayer)
-    }
-    covered = set()
-    for _, factory, _, _ in LAYERS:
-        layer = factory()
-        covered |= {type(layer)} | {type(leaf) for leaf in flatten_layers(layer)}
-    assert classes - covered == set(), "add these layers to LAYERS"
+# ---- discovery: every layer of the package has an example ---------------------------------------
 
 
-@registry
-def test_backward_matches_numerical_gradients(factory, n_in, n_out):
-    rng = np.random.default_rng(n_in * 100 + n_out)
-    layer = randomized(factory(), rng)
-    x = away_from_zero(rng, (5, n_in))
+def test_discovery_finds_the_layers_of_the_package_and_not_the_loss():
+    assert {layers.Linear, layers.Flatten, layers.Sequential, layers.ReLU, layers.Tanh} <= set(LAYER_CLASSES)
+    assert layers.Layer not in LAYER_CLASSES
+    assert losses.SoftmaxCrossEntropy not in LAYER_CLASSES, "a loss is not a layer"
+    assert layers.SoftmaxCrossEntropy is losses.SoftmaxCrossEntropy  # the old import path still works
+
+
+def check_has_an_example(cls):
+    """Fail, saying what to do, unless :data:`EXAMPLES` builds an instance of exactly ``cls``."""
+    if not any(type(example.build(np.float64)) is cls for example in EXAMPLES.get(cls, [])):
+        pytest.fail(f"{cls.__module__}.{cls.__qualname__} is a Layer without an example: add a small construction "
+                    "of it to EXAMPLES in tests/test_layers.py (for an activation layer, its entry in "
+                    "nnbook.activations.ACTIVATIONS), so that it runs through the layer contract")
+
+
+@pytest.mark.parametrize("cls", LAYER_CLASSES, ids=[cls.__qualname__ for cls in LAYER_CLASSES])
+def test_every_layer_class_has_an_example(cls):
+    check_has_an_example(cls)
+
+
+def test_a_layer_without_an_example_fails_with_what_to_do():
+    class Unregistered(layers.Layer):
+        pass
+
+    with pytest.raises(pytest.fail.Exception, match=r"Unregistered is a Layer without an example: add a small"):
+        check_has_an_example(Unregistered)
+
+
+# ---- the contract, for every example --------------------------------------------------------------
+
+
+@contract
+def test_output_shape_and_gradients_match_numerical_ones(example):
+    rng = np.random.default_rng(len(example.id))
+    layer = randomized(example.build(np.float64), rng)
+    x = away_from_zero(rng, example.input_shape)
     out = layer.forward(x)
+    assert out.shape == example.output_shape
     dout = rng.standard_normal(out.shape)
     dx = layer.backward(dout)
     analytic = {name: grad.copy() for name, _, grad in layer.params_and_grads()}
+    names = list(analytic)
+    assert len(set(names)) == len(names), "parameter names must be unique"
+    for name, param, grad in layer.params_and_grads():
+        assert grad.shape == param.shape, name
 
-    assert_close(dx, numerical_gradient_of_output(lambda: layer.forward(x), x, dout), "dx")
+    with_dx = layer.input_grad
+    if not with_dx:  # a layer that skips dx returns None; switch it on to check dx too
+        assert dx is None
+        layer.input_grad = True
+        layer.forward(x)
+        dx = layer.backward(dout)
+        for name, _, grad in layer.params_and_grads():
+            np.testing.assert_array_equal(grad, analytic[name], err_msg=f"d{name} depends on input_grad")
+    assert dx.shape == x.shape
+    assert_close(dx, numerical_gradient_of_output(lambda: layer.forward(x), x, dout), f"{example.id}: dx")
     for name, param, _ in layer.params_and_grads():
         numeric = numerical_gradient_of_output(lambda: layer.forward(x), param, dout)
-        assert_close(analytic[name], numeric, f"d{name}")
+        assert_close(analytic[name], numeric, f"{example.id}: d{name}")
 
 
-@registry
-def test_shapes_of_outputs_and_gradients(factory, n_in, n_out):
-    layer = factory()
+@contract
+def test_batch_of_one_and_shapes_follow_the_batch(example):
+    layer = example.build(np.float64)
     for m in (1, 7):
-        x = np.random.default_rng(m).standard_normal((m, n_in))
-        out = layer.forward(x)
-        assert out.shape == (m, n_out)
-        assert layer.backward(np.ones_like(out)).shape == x.shape
-        names = [name for name, _, _ in layer.params_and_grads()]
-        assert len(set(names)) == len(names)
-        for name, param, grad in layer.params_and_grads():
-            assert grad.shape == param.shape, name
+        shape = (m, *example.input_shape[1:])
+        out = layer.forward(np.random.default_rng(m).standard_normal(shape))
+        assert out.shape == (m, *example.output_shape[1:])
+        dx = layer.backward(np.ones_like(out))
+        assert dx is None or dx.shape == shape
+
+
+@contract
+def test_train_and_eval_switch_the_mode_everywhere_state_is_kept_where_it_belongs(example):
+    layer = example.build(np.float64)
+    leaves = [layer, *flatten_layers(layer)]
+    assert all(leaf.training for leaf in leaves), "a new layer is in training mode"
+    assert layer.eval() is layer
+    assert not any(leaf.training for leaf in leaves)
+    assert layer.train() is layer and all(leaf.training for leaf in leaves)
+    assert layer.train(False) is layer and not any(leaf.training for leaf in leaves)
+    layer.train(True)
+    for leaf in leaves:
+        assert isinstance(leaf.buffers, dict)
+        assert not set(leaf.buffers) & set(leaf.params), "a buffer is not trained: it cannot be a parameter"
+        if hasattr(leaf, "rng"):  # a layer that draws random numbers owns a seeded generator
+            assert isinstance(leaf.rng, np.random.Generator)
+
+    # built twice, the layer draws the same numbers in training mode: its randomness is seeded
+    x = np.random.default_rng(0).standard_normal(example.input_shape)
+    np.testing.assert_array_equal(example.build(np.float64).forward(x), example.build(np.float64).forward(x))
+
+    # in inference mode the output is a function of the input alone, and no buffer moves
+    layer.eval()
+    before = {id(leaf): {k: np.copy(v) for k, v in leaf.buffers.items()} for leaf in leaves}
+    np.testing.assert_array_equal(layer.forward(x), layer.forward(x))
+    for leaf in leaves:
+        for key, value in leaf.buffers.items():
+            np.testing.assert_array_equal(value, before[id(leaf)][key], err_msg=key)
+
+
+@contract
+def test_float32_stays_float32(example):
+    layer = example.build(np.float32)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(example.input_shape).astype(np.float32)
+    out = layer.forward(x)
+    assert out.dtype == np.float32
+    dx = layer.backward(rng.standard_normal(out.shape).astype(np.float32))
+    assert dx is None or dx.dtype == np.float32
+    for name, param, grad in layer.params_and_grads():
+        assert param.dtype == np.float32 and grad.dtype == np.float32, name
+
+
+@contract
+def test_backward_before_forward_is_a_clear_error(example):
+    layer = example.build(np.float64)
+    if isinstance(layer, layers.Sequential) and not layer.layers:
+        pytest.skip("an empty chain has nothing to run")
+    with pytest.raises(RuntimeError, match=r"\w+\.backward called before forward: there is no cache"):
+        layer.backward(np.ones(example.output_shape))
+
+
+@contract
+def test_wrong_dout_shape_names_both_shapes(example):
+    layer = example.build(np.float64)
+    layer.forward(np.ones(example.input_shape))
+    m, n_out = example.output_shape[0], example.output_shape[1]
+    expected = rf"dout has shape \({m}, {n_out + 1}\) but the layer's output had shape \({m}, {n_out}\)"
+    with pytest.raises(ValueError, match=expected):
+        layer.backward(np.ones((m, n_out + 1)))
+    with pytest.raises(ValueError, match=rf"dout has shape \({m + 1}, {n_out}\)"):
+        layer.backward(np.ones((m + 1, n_out)))
+
+
+# ---- particular layers ------------------------------------------------------------------------------
 
 
 def test_parameter_names_and_shapes():
@@ -121,24 +270,7 @@ def test_parameter_names_and_shapes():
     }
     assert [type(layer) for layer in model.layers] == [layers.Linear, layers.Tanh, layers.Linear]
     assert list(layers.ReLU().params_and_grads()) == []
-
-
-@registry
-def test_backward_before_forward_is_a_clear_error(factory, n_in, n_out):
-    layer = factory()
-    with pytest.raises(RuntimeError, match=r"\w+\.backward called before forward: there is no cache"):
-        layer.backward(np.ones((2, n_out)))
-
-
-@registry
-def test_wrong_dout_shape_names_both_shapes(factory, n_in, n_out):
-    layer = factory()
-    layer.forward(np.ones((2, n_in)))
-    expected = rf"dout has shape \(2, {n_out + 1}\) but the layer's output had shape \(2, {n_out}\)"
-    with pytest.raises(ValueError, match=expected):
-        layer.backward(np.ones((2, n_out + 1)))
-    with pytest.raises(ValueError, match=rf"dout has shape \(3, {n_out}\)"):
-        layer.backward(np.ones((3, n_out)))
+    assert layers.ReLU().buffers == {} and layers.Linear(2, 2).buffers == {}
 
 
 def test_an_empty_sequential_is_the_identity():
@@ -147,6 +279,19 @@ def test_an_empty_sequential_is_the_identity():
     np.testing.assert_array_equal(model.forward(x), x)
     np.testing.assert_array_equal(model.backward(2 * x), 2 * x)
     assert list(model.params_and_grads()) == []
+    assert model.input_grad
+    model.input_grad = False  # nothing to switch off
+    assert model.eval() is model and not model.training
+
+
+def test_flatten_turns_images_into_rows_and_back():
+    images = np.arange(2 * 3 * 4 * 5, dtype=np.float64).reshape(2, 3, 4, 5)  # (m, C, H, W)
+    flatten = layers.Flatten()
+    rows = flatten.forward(images)
+    assert rows.shape == (2, 60)
+    np.testing.assert_array_equal(rows[1], images[1].ravel())
+    np.testing.assert_array_equal(flatten.backward(rows), images)
+    assert flatten.forward(np.ones((0, 3, 2))).shape == (0, 6)  # an empty batch keeps its width
 
 
 def test_relu_takes_derivative_zero_at_the_kink_like_the_autodiff_engine():
@@ -165,11 +310,27 @@ def test_a_first_layer_without_input_gradient_still_fills_dW_and_db():
     X, dout = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
     full = randomized(layers.mlp((3, 4, 2), "tanh", seed=1), np.random.default_rng(9))
     lean = randomized(layers.mlp((3, 4, 2), "tanh", seed=1, input_grad=False), np.random.default_rng(9))
+    assert full.input_grad and not lean.input_grad
     np.testing.assert_array_equal(lean.forward(X), full.forward(X))
     assert lean.backward(dout) is None
     assert full.backward(dout).shape == X.shape
     for (name, _, grad), (_, _, expected) in zip(lean.params_and_grads(), full.params_and_grads()):
         np.testing.assert_array_equal(grad, expected, err_msg=name)
+
+
+def test_sequential_input_grad_switches_the_first_layer_with_parameters():
+    model = layers.Sequential(layers.Flatten(), layers.Linear(6, 4, seed=0), layers.ReLU(), layers.Linear(4, 2))
+    first, second = model.layers[1], model.layers[3]
+    model.input_grad = False
+    assert not first.input_grad and second.input_grad and not model.input_grad
+    x = np.random.default_rng(0).standard_normal((3, 2, 3))
+    model.forward(x)
+    assert model.backward(np.ones((3, 2))) is None  # the Flatten before it is not run backward
+    model.input_grad = True
+    assert first.input_grad and model.backward(np.ones((3, 2))).shape == x.shape
+    nested = layers.Sequential(layers.Sequential(layers.Linear(2, 2)), layers.Linear(2, 2))
+    nested.input_grad = False
+    assert not nested.layers[0].layers[0].input_grad and nested.layers[1].input_grad
 
 
 def test_wrong_input_width_names_the_shapes():
@@ -181,45 +342,39 @@ def test_wrong_input_width_names_the_shapes():
         layers.Sequential(layers.Linear(4, 4), layers.ReLU(), layers.Linear(5, 3)).forward(np.ones((2, 4)))
 
 
-def test_softmax_cross_entropy_backward_matches_numerical_gradient():
-    rng = np.random.default_rng(7)
-    Z = rng.standard_normal((6, 4)) * 3
-    y = np.array([0, 3, 2, 2, 1, 0])
-    loss = layers.SoftmaxCrossEntropy()
-    J = loss.forward(Z, y)
-    P = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
-    assert J == pytest.approx(-np.mean(np.log(P[np.arange(6), y])), rel=1e-12)
-    dZ = loss.backward()
-    assert dZ.shape == Z.shape
-    assert_close(dZ, numerical_gradient(lambda: loss.forward(Z, y), Z), "dZ")
-    loss.forward(Z, y)
-    np.testing.assert_allclose(loss.backward(2.5), 2.5 * dZ, rtol=1e-12)
-
-    soft = rng.dirichlet(np.ones(4), size=6)  # probability rows as targets
-    loss.forward(Z, soft)
-    assert_close(loss.backward(), numerical_gradient(lambda: loss.forward(Z, soft), Z), "dZ with soft targets")
+def test_linear_draws_its_weights_with_the_initialization_module(monkeypatch):
+    for init in initialization.INITIALIZERS:
+        W = layers.Linear(5, 3, init=init, seed=4).params["W"]
+        np.testing.assert_array_equal(W, initialization.initialize(init, (3, 5), np.random.default_rng(4)))
+    calls = []
+    monkeypatch.setitem(initialization.INITIALIZERS, "he",
+                        lambda shape, rng, dtype: calls.append(shape) or np.zeros(shape, dtype))
+    layers.Linear(5, 3)
+    assert calls == [(3, 5)]
+    # and no second copy of the formulas in layers.py
+    assert "sqrt" not in inspect.getsource(layers)
 
 
-def test_softmax_cross_entropy_backward_before_forward():
-    with pytest.raises(RuntimeError, match="SoftmaxCrossEntropy.backward called before forward"):
-        layers.SoftmaxCrossEntropy().backward()
-
-
-@pytest.mark.parametrize("method, variance", [("xavier", 2 / (400 + 600)), ("he", 2 / 600), ("normal", 0.01**2)])
-def test_init_weights_variance(method, variance):
-    W = layers.init_weights(400, 600, method, np.random.default_rng(0))
-    assert W.shape == (400, 600)
-    assert abs(W.mean()) < 0.01 * np.sqrt(variance)
-    assert W.var() == pytest.approx(variance, rel=0.03)
-
-
-def test_init_weights_unknown_method_and_mlp_defaults():
-    with pytest.raises(ValueError, match=r"unknown initialization 'glorot'; choose one of \['he', 'normal', 'xa"):
+def test_init_weights_is_the_initialization_module():
+    np.testing.assert_array_equal(layers.init_weights(4, 6, "xavier", np.random.default_rng(1)),
+                                  initialization.xavier_normal((4, 6), np.random.default_rng(1)))
+    with pytest.raises(ValueError, match=r"unknown initialization 'glorot'; choose one of \['he', 'he_uniform', "):
         layers.init_weights(3, 4, "glorot")
+
+
+def test_mlp_takes_layer_class_and_initialization_from_the_activation_registry():
+    for name in network_activations():
+        model = layers.mlp((500, 400, 3), name)
+        assert type(model.layers[1]) is ACTIVATIONS[name].layer
+        fan_in, fan_out = 500, 400
+        variance = 2 / fan_in if ACTIVATIONS[name].init == "he" else 2 / (fan_in + fan_out)
+        assert model.layers[0].params["W"].var() == pytest.approx(variance, rel=0.03), name
     assert layers.mlp((500, 400), "relu").layers[0].params["W"].var() == pytest.approx(2 / 500, rel=0.03)
     assert layers.mlp((500, 400), "tanh").layers[0].params["W"].var() == pytest.approx(2 / 900, rel=0.03)
-    with pytest.raises(ValueError, match="unknown activation 'swish' for an MLP"):
+    with pytest.raises(ValueError, match=r"unknown activation 'swish' for an MLP; choose one of \['elu', "):
         layers.mlp((2, 2), "swish")
+    with pytest.raises(ValueError, match="unknown activation 'step' for an MLP"):
+        layers.mlp((2, 2), "step")  # in the registry, but no network layer: its derivative is zero
 
 
 def test_same_seed_same_weights_different_seed_different_weights():
@@ -229,11 +384,11 @@ def test_same_seed_same_weights_different_seed_different_weights():
     assert not np.array_equal(a.layers[0].params["W"], c.layers[0].params["W"])
 
 
-@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "leaky_relu", "elu", "softplus", "identity"])
-def test_float32_parameters_stay_float32(activation):
+@pytest.mark.parametrize("activation", network_activations())
+def test_a_float32_network_trains_in_float32(activation):
     model = layers.mlp((4, 5, 3), activation, dtype=np.float32)
     x = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32)
-    loss = layers.SoftmaxCrossEntropy()
+    loss = losses.SoftmaxCrossEntropy()
     Z = model.forward(x)
     assert Z.dtype == np.float32
     loss.forward(Z, np.array([0, 1, 2, 0, 1, 2]))
@@ -250,7 +405,8 @@ def test_float32_parameters_stay_float32(activation):
 
 # ---- three-way agreement: layer backprop == autodiff engine == numerical --------------------------
 
-ACTIVATIONS = ["relu", "tanh", "sigmoid", "elu", "softplus", "leaky_relu"]
+#: The activations written with the autodiff engine below (every network activation but the identity).
+ENGINE_ACTIVATIONS = ["relu", "tanh", "sigmoid", "elu", "softplus", "leaky_relu"]
 
 #: The same activations written with the autodiff engine's primitives.
 TENSOR_ACTIVATIONS = {
@@ -293,7 +449,7 @@ def mlp_problems(draw):
     """A random MLP ``n_x → 1–3 hidden layers of width 1–6 → K`` with its weights, a batch and a loss."""
     depth = draw(st.integers(1, 3))
     sizes = [draw(feature_counts) for _ in range(depth + 1)] + [draw(class_counts)]
-    activation = draw(st.sampled_from(ACTIVATIONS))
+    activation = draw(st.sampled_from(ENGINE_ACTIVATIONS))
     m = draw(st.integers(1, 8))
     head = draw(st.sampled_from(["cross_entropy", "random_upstream"]))
     rng = np.random.default_rng(draw(seeds))
@@ -308,7 +464,7 @@ def layer_backprop(model, head, X, y, dout):
     """Loss, ``dX`` and every parameter gradient of ``model`` by its own backward pass."""
     Z = model.forward(X)
     if head == "cross_entropy":
-        loss = layers.SoftmaxCrossEntropy()
+        loss = losses.SoftmaxCrossEntropy()
         J = loss.forward(Z, y)
         dZ = loss.backward()
     else:

@@ -285,6 +285,24 @@ def test_record_params_keeps_the_path():
     assert "params" not in Adaline(lr=0.4, epochs=1).fit(X, labels).history
 
 
+@ch03
+def test_linear_models_train_through_the_one_training_loop(monkeypatch):
+    from nnbook import linear_models, train
+
+    calls = []
+    original = train.training_loop
+    monkeypatch.setattr(linear_models, "training_loop", lambda *a, **k: calls.append(k) or original(*a, **k))
+    X, labels, _ = adaline_1d_data()
+    for model in (Adaline(lr=0.1, epochs=3), LogisticRegression(lr=0.1, epochs=3), SoftmaxRegression(lr=0.1, epochs=3)):
+        model.fit(X, labels)
+        assert isinstance(model.history, train.History)  # the record fit keeps too
+        assert model.history["loss"] is model.history.loss and len(model.history.loss) == 4
+        assert model.history.diverged is model.diverged is False and model.history.params is None
+    assert [k["max_cost"] for k in calls] == [Adaline.DIVERGENCE_COST] * 3
+    above = Adaline(lr=1.02 * critical_learning_rate(X), epochs=1000).fit(X, labels)
+    assert above.history.diverged and above.history.diverged_epoch == len(above.history["step_loss"])
+
+
 # ---------------------------------------------------------------------------
 # Chapter 3: batch, mini-batch and stochastic gradient descent
 # ---------------------------------------------------------------------------

@@ -275,3 +275,56 @@ def test_one_hot():
 def test_bad_input_is_a_clear_error(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+# ---- SoftmaxCrossEntropy: the loss object of the training loop (moved here from nnbook.layers) ---------
+
+
+def test_softmax_cross_entropy_object_backward_matches_numerical_gradient():
+    rng = np.random.default_rng(7)
+    Z = rng.standard_normal((6, 4)) * 3
+    y = np.array([0, 3, 2, 2, 1, 0])
+    loss = losses.SoftmaxCrossEntropy()
+    J = loss.forward(Z, y)
+    P = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+    assert J == pytest.approx(-np.mean(np.log(P[np.arange(6), y])), rel=1e-12)
+    dZ = loss.backward()
+    assert dZ.shape == Z.shape
+    check_gradient(lambda: loss.forward(Z, y), Z, dZ, "dZ")
+    loss.forward(Z, y)
+    np.testing.assert_allclose(loss.backward(2.5), 2.5 * dZ, rtol=1e-12)
+
+    soft = rng.dirichlet(np.ones(4), size=6)  # probability rows as targets
+    loss.forward(Z, soft)
+    check_gradient(lambda: loss.forward(Z, soft), Z, loss.backward(), "dZ with soft targets")
+
+
+def test_softmax_cross_entropy_object_backward_before_forward():
+    with pytest.raises(RuntimeError, match="SoftmaxCrossEntropy.backward called before forward"):
+        losses.SoftmaxCrossEntropy().backward()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_unchecked_loss_of_the_training_loop_is_the_checked_function_to_the_bit(dtype):
+    rng = np.random.default_rng(3)
+    Z = (rng.standard_normal((64, 10)) * 20).astype(dtype)
+    Z[0, 3] = 800.0  # a confident row, where the exact formulas matter
+    y = rng.integers(0, 10, 64)
+    expected_J, expected_dZ = losses.softmax_cross_entropy(Z, y)
+    for check in (True, False):
+        loss = losses.SoftmaxCrossEntropy(check=check)
+        assert loss.forward(Z, y) == expected_J
+        np.testing.assert_array_equal(loss.backward(), expected_dZ.astype(dtype))
+        assert loss.backward().dtype == dtype
+    soft = rng.dirichlet(np.ones(10), size=64)
+    assert losses.SoftmaxCrossEntropy(check=False).forward(Z, soft) == losses.softmax_cross_entropy(Z, soft)[0]
+
+
+def test_only_the_checked_loss_checks():
+    Z, y = np.array([[np.nan, 0.0], [1.0, 2.0]]), np.array([0, 1])
+    with pytest.raises(ValueError, match="Z contains 1 non-finite"):
+        losses.SoftmaxCrossEntropy().forward(Z, y)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 1\]"):
+        losses.SoftmaxCrossEntropy().forward(np.zeros((2, 2)), np.array([0, 2]))
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(losses.SoftmaxCrossEntropy(check=False).forward(Z, y))  # checked where the data entered

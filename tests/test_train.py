@@ -1,11 +1,14 @@
-"""Tests of nnbook/train.py (fit, evaluate, History) and of the in-place SGD of nnbook/optim.py that fit drives."""
+"""Tests of nnbook/train.py (training_loop, fit, evaluate, History) and of the in-place SGD of nnbook/optim.py
+that fit drives."""
+
+import warnings
 
 import numpy as np
 import pytest
 
-from nnbook import layers
+from nnbook import layers, losses
 from nnbook.optim import SGD
-from nnbook.train import History, evaluate, fit
+from nnbook.train import History, evaluate, fit, training_loop
 
 pytestmark = pytest.mark.ch06
 
@@ -116,7 +119,7 @@ def test_fit_trains_in_training_mode_and_records_in_inference_mode():
 
 def test_fit_rejects_bad_inputs():
     X, y = two_blobs(m_per_class=3)
-    with pytest.raises(ValueError, match=r"X must have 2 dimension\(s\), got shape \(6,\)"):
+    with pytest.raises(ValueError, match=r"X must have 2 or more dimensions, examples first .* got shape \(6,\)"):
         fit(layers.mlp((2, 2)), X[:, 0], y, SGD(), progress=False)
     with pytest.raises(ValueError, match="X has 6 examples .* but y has 5"):
         fit(layers.mlp((2, 2)), X, y[:5], SGD(), progress=False)
@@ -182,3 +185,124 @@ def test_sgd_errors():
     for bad in (0, -0.1, float("nan"), None):
         with pytest.raises(ValueError, match="lr must be a finite number > 0"):
             SGD(lr=bad)
+
+
+def test_fit_checks_the_labels_once_before_training():
+    X, y = two_blobs(m_per_class=3)
+    model = layers.mlp((2, 2), seed=0)
+    W = model.layers[0].params["W"].copy()
+    with pytest.raises(ValueError, match="y must be a 1-D array of integer labels, got dtype float64"):
+        fit(model, X, y.astype(float), SGD(), progress=False)
+    with pytest.raises(ValueError, match="y must hold labels 0, 1, …, K−1, found -1"):
+        fit(model, X, y - 1, SGD(), progress=False)
+    with pytest.raises(ValueError, match="y holds the label 2 but the model scores 2 classes, 0 to 1"):
+        fit(model, X, np.where(y == 1, 2, 0), SGD(), progress=False)
+    with pytest.raises(ValueError, match="y holds the label 3 but the model scores 2 classes"):
+        fit(model, X, y, SGD(), X_val=X, y_val=y + 2, progress=False)
+    with pytest.raises(TypeError, match="X must be a numeric array"):
+        fit(model, X.astype(object), y, SGD(), progress=False)
+    np.testing.assert_array_equal(model.layers[0].params["W"], W)  # refused before the first step
+
+
+def test_the_loss_inside_fit_does_not_check_each_mini_batch(monkeypatch):
+    X, y = two_blobs(m_per_class=8)
+    calls = []
+    original = losses.softmax_cross_entropy
+    monkeypatch.setattr(losses, "softmax_cross_entropy", lambda *a: calls.append(1) or original(*a))
+    history = fit(layers.mlp((2, 3, 2), seed=0), X, y, SGD(), epochs=2, batch_size=4, progress=False)
+    assert calls == [] and len(history.step_loss) == 8  # the checked function never ran
+
+
+def test_fit_accepts_images_with_the_batch_first():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 40)
+    images = rng.normal(size=(40, 1, 3, 3)) * 0.3 + y[:, None, None, None]  # (m, C, H, W): class 1 is brighter
+    model = layers.Sequential(layers.Flatten(), layers.Linear(9, 2, seed=0))
+    history = fit(model, images, y, SGD(lr=0.5), epochs=20, batch_size=8, X_val=images[:10], y_val=y[:10],
+                  progress=False)
+    assert history.accuracy[-1] == 1.0 and history.loss[-1] < history.loss[0]
+    assert evaluate(model, images, y) == (history.loss[-1], history.accuracy[-1])
+
+
+def test_fit_skips_the_gradient_of_the_data_and_restores_input_grad():
+    X, y = two_blobs(m_per_class=4)
+    before_first = Spy()
+    model = layers.Sequential(before_first, layers.Linear(2, 3, seed=0), layers.Tanh(), layers.Linear(3, 2, seed=1))
+    backward_calls = []
+    before_first.backward = lambda dout: backward_calls.append(dout) or dout
+    fit(model, X, y, SGD(), epochs=2, batch_size=4, progress=False)
+    assert backward_calls == [], "the first layer with parameters returned no dx: nothing before it runs backward"
+    assert model.input_grad and model.layers[1].input_grad  # as it was before fit
+    model.forward(X)
+    assert model.backward(np.ones((8, 2))).shape == X.shape  # a gradient check of the input still works
+
+    lean = layers.mlp((2, 3, 2), seed=0, input_grad=False)
+    fit(lean, X, y, SGD(), epochs=1, progress=False)
+    assert not lean.input_grad
+
+
+def test_fit_reports_divergence_in_its_history_instead_of_raising():
+    X, y = two_blobs(m_per_class=20)
+    X = X * 100
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning escapes either
+        history = fit(layers.mlp((2, 16, 2), "identity", seed=0), X, y, SGD(lr=50.0), epochs=30, batch_size=8,
+                      progress=False)
+    assert history.diverged and 1 <= history.diverged_epoch < 30
+    assert not np.isfinite(history.step_loss[-1]) or not np.isfinite(history.loss[-1])
+    assert len(history.loss) <= history.diverged_epoch + 1  # stopped in the epoch it diverged
+    calm = fit(layers.mlp((2, 3, 2), seed=0), X / 100, y, SGD(), epochs=2, progress=False)
+    assert not calm.diverged and calm.diverged_epoch is None
+
+
+def test_the_history_is_measured_on_a_bounded_sample():
+    X, y = two_blobs(m_per_class=50)
+    spy = Spy()
+    rows = []
+    spy.forward = lambda x: (rows.append((spy.training, len(x))), x)[1]
+    model = layers.Sequential(layers.Linear(2, 2, seed=0), spy)
+    history = fit(model, X, y, SGD(), epochs=2, batch_size=100, history_sample=30, progress=False)
+    assert [n for training, n in rows if not training] == [30, 30, 30]  # before training and after each epoch
+    assert [n for training, n in rows if training] == [100, 100]
+
+    def run(sample):
+        return fit(layers.mlp((2, 3, 2), seed=0), X, y, SGD(), epochs=1, history_sample=sample, progress=False)
+
+    assert run(30) == run(30) and run(30).loss != run(None).loss  # the same 30 examples each time
+    assert run(None) == run(1000) == run(100)  # the whole set when the sample would not be smaller
+    assert run(None).loss[0] == evaluate(layers.mlp((2, 3, 2), seed=0), X, y)[0]
+    assert run(30).step_loss == run(None).step_loss  # the sample does not change the training
+
+
+def test_history_reads_like_a_dict_too():
+    history = History(loss=[1.0, 0.5], step_loss=[0.9])
+    assert history["loss"] is history.loss and history["step_loss"] == [0.9]
+    assert "loss" in history and "params" not in history and "diverged" in history
+    assert set(history.keys()) == {"loss", "accuracy", "val_loss", "val_accuracy", "step_loss", "diverged"}
+    with pytest.raises(KeyError):
+        history["params"]
+    assert "params" in History(params=[{}])
+
+
+def test_training_loop_steps_updates_records_and_stops_on_divergence():
+    events = []
+    costs = iter([3.0, 2.0, 1.0, 5e3, 7.0])
+
+    def step(batch):
+        events.append(("step", len(batch)))
+        return next(costs)
+
+    def record():
+        events.append("record")
+        return 1.0
+
+    history = training_loop(step, lambda: events.append("update"), 5, epochs=3, batch_size=3,
+                            rng=np.random.default_rng(0), record=record, history=History(), max_cost=1e3)
+    assert events == ["record", ("step", 3), "update", ("step", 2), "update", "record", ("step", 3), "update",
+                      ("step", 2)]  # the last step's cost is over max_cost: no update, no record
+    assert history.step_loss == [3.0, 2.0, 1.0, 5e3]
+    assert history.diverged and history.diverged_epoch == 2
+
+    nan_record = training_loop(lambda batch: 1.0, lambda: None, 4, 5, 2, np.random.default_rng(0),
+                               lambda: float("nan"), History())
+    assert nan_record.diverged and nan_record.diverged_epoch == 0 and nan_record.step_loss == []

@@ -11,6 +11,7 @@ import base64
 import numpy as np
 import pytest
 
+from nnbook.activations import network_activations
 from nnbook.data import blobs_true_hyperplane, make_blobs
 from nnbook.linear_models import Adaline, critical_learning_rate
 from nnbook.perceptron import Perceptron
@@ -131,12 +132,14 @@ def test_playground_trains_the_network_of_its_controls():
 
 def test_playground_reports_divergence_instead_of_raising():
     playground = Playground(dataset="spirals", activation="identity", lr=10.0, epochs=30, m=200)
-    assert playground.diverged
+    assert playground.diverged and playground.history.diverged  # fit reported it; nothing was raised
+    assert 1 <= playground.history.diverged_epoch <= 30
     assert "diverged" in playground.figure.get_suptitle()
 
 
 def test_playground_offers_every_data_set_and_activation():
     assert set(PLAYGROUND_DATA) == {"moons", "circles", "XOR", "spirals", "blobs"}
+    assert PLAYGROUND_ACTIVATIONS == network_activations()  # from the one activation registry
     for name, make in PLAYGROUND_DATA.items():
         X, y = make(50, 0)
         assert X.shape == (50, 2) and set(np.unique(y)) == {0, 1}, name

@@ -9,7 +9,7 @@ Three of them need care with large inputs: ``sigmoid``, ``softplus`` and
 they return finite, correct values for inputs as large as ±1e4.
 """
 
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
@@ -128,24 +128,45 @@ def softmax(z, axis=-1):
 
 
 class Activation(NamedTuple):
-    """An activation function together with its derivative, both of ``z``."""
+    """An activation function together with its derivative (both of ``z``), and how a network uses it.
+
+    ``layer_name`` names the layer class of :mod:`nnbook.layers` that applies it
+    (``None`` if no network layer does: the step function cannot be trained by
+    gradients), and ``init`` the weight initialization recommended for the
+    layer that feeds it (a key of :data:`nnbook.initialization.INITIALIZERS`):
+    He for ReLU-like units, which zero about half of their inputs, Xavier for
+    the others.
+    """
 
     name: str
     function: Callable
     derivative: Callable
+    layer_name: Optional[str] = None
+    init: Optional[str] = None
+
+    @property
+    def layer(self):
+        """The layer class of :mod:`nnbook.layers` (``ReLU`` for ``"relu"``), or ``None``."""
+        if self.layer_name is None:
+            return None
+        from . import layers  # layers imports this module: look the class up when it is asked for
+
+        return getattr(layers, self.layer_name)
 
 
+#: The one registry of activations: name → :class:`Activation`. Networks (:func:`nnbook.layers.mlp`),
+#: the explorers of :mod:`nnbook.widgets` and the chapters all read it.
 ACTIVATIONS = {
     a.name: a
     for a in (
-        Activation("sigmoid", sigmoid, sigmoid_derivative),
-        Activation("tanh", tanh, tanh_derivative),
-        Activation("relu", relu, relu_derivative),
-        Activation("leaky_relu", leaky_relu, leaky_relu_derivative),
-        Activation("elu", elu, elu_derivative),
-        Activation("softplus", softplus, softplus_derivative),
+        Activation("sigmoid", sigmoid, sigmoid_derivative, "Sigmoid", "xavier"),
+        Activation("tanh", tanh, tanh_derivative, "Tanh", "xavier"),
+        Activation("relu", relu, relu_derivative, "ReLU", "he"),
+        Activation("leaky_relu", leaky_relu, leaky_relu_derivative, "LeakyReLU", "he"),
+        Activation("elu", elu, elu_derivative, "ELU", "he"),
+        Activation("softplus", softplus, softplus_derivative, "Softplus", "xavier"),
         Activation("step", step, step_derivative),
-        Activation("identity", identity, identity_derivative),
+        Activation("identity", identity, identity_derivative, "Identity", "xavier"),
     )
 }
 
@@ -156,3 +177,8 @@ def get_activation(name):
         return ACTIVATIONS[name]
     except KeyError:
         raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}") from None
+
+
+def network_activations():
+    """The names of the activations a network can use (those with a layer class), in registry order."""
+    return tuple(name for name, activation in ACTIVATIONS.items() if activation.layer_name is not None)

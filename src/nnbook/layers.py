@@ -11,21 +11,48 @@ Every layer follows one contract:
 
 Arrays are batch-first: ``x`` has shape ``(m, n_in)``. A :class:`Linear` layer
 stores ``W`` with shape ``(n_out, n_in)`` as in the book's notation and in
-``torch.nn.Linear``, and computes ``Z = x Wᵀ + b``.
+``torch.nn.Linear``, and computes ``Z = x Wᵀ + b``. Images are ``(m, C, H, W)``:
+:class:`Flatten` turns them into rows ``(m, C·H·W)`` for a ``Linear`` layer.
+
+Where a layer keeps its state:
+
+* trained parameters in ``params`` (with their gradients in ``grads``);
+* state that is not trained (a running mean, say) in ``buffers``, a dict, empty by default;
+* randomness in a ``numpy.random.Generator`` of its own, seeded when the layer is built;
+* the mode in ``training``, switched by ``train(mode)`` and ``eval()``.
+
+Weights are drawn by :mod:`nnbook.initialization`; the activation layers are
+listed, with their functions, in the registry :data:`nnbook.activations.ACTIVATIONS`.
 """
+
+import math
 
 import numpy as np
 
-from .activations import get_activation
-from .losses import softmax_cross_entropy
+from .activations import ACTIVATIONS, get_activation, network_activations
+from .initialization import as_generator, initialize, zeros
+
+# The loss of a classifier, a loss and not a layer, lives in nnbook.losses; it is
+# re-exported here so that ``from nnbook.layers import SoftmaxCrossEntropy`` keeps working.
+from .losses import SoftmaxCrossEntropy  # noqa: F401
 
 
 class Layer:
-    """Base class: bookkeeping shared by all layers (parameters, gradients, cache)."""
+    """Base class: bookkeeping shared by all layers (parameters, gradients, buffers, cache, mode).
+
+    ``input_grad`` says whether ``backward`` must return ``dx``. A network's
+    first layer does not need it (``dx`` is then the gradient with respect to
+    the data): :func:`nnbook.train.fit` turns it off for the first layer that
+    has parameters while it trains, and a layer that honours it (``Linear``)
+    returns ``None`` instead.
+    """
+
+    input_grad = True
 
     def __init__(self):
         self.params = {}
         self.grads = {}
+        self.buffers = {}
         self.cache = None
         self.training = True
 
@@ -48,9 +75,13 @@ class Layer:
             self.grads[name] = np.zeros_like(param)
 
     def train(self, mode=True):
-        """Switch between training and inference behaviour (matters for dropout and batch norm)."""
-        self.training = mode
+        """Switch between training (``mode=True``) and inference behaviour (matters for dropout and batch norm)."""
+        self.training = bool(mode)
         return self
+
+    def eval(self):
+        """Inference mode, ``train(False)``."""
+        return self.train(False)
 
     def _cached(self):
         if self.cache is None:
@@ -65,17 +96,8 @@ class Layer:
 
 
 def init_weights(n_out, n_in, method="he", rng=None, dtype=np.float64):
-    """A random ``(n_out, n_in)`` weight matrix.
-
-    ``"xavier"`` (Glorot and Bengio 2010): variance ``2 / (n_in + n_out)``, for tanh and sigmoid;
-    ``"he"`` (He et al. 2015): variance ``2 / n_in``, for ReLU;
-    ``"normal"``: standard deviation 0.01, the classic "small random weights".
-    """
-    rng = np.random.default_rng(0) if rng is None else rng
-    scales = {"xavier": np.sqrt(2.0 / (n_in + n_out)), "he": np.sqrt(2.0 / n_in), "normal": 0.01}
-    if method not in scales:
-        raise ValueError(f"unknown initialization {method!r}; choose one of {sorted(scales)}")
-    return (scales[method] * rng.standard_normal((n_out, n_in))).astype(dtype)
+    """A random ``(n_out, n_in)`` weight matrix drawn by :func:`nnbook.initialization.initialize`."""
+    return initialize(method, (n_out, n_in), rng, dtype)
 
 
 def linear_forward(x, W, b):
@@ -97,6 +119,8 @@ def linear_backward(dZ, x, W, input_grad=True):
 class Linear(Layer):
     """Fully connected layer ``Z = x Wᵀ + b`` with ``W : (n_out, n_in)`` and ``b : (n_out,)``; caches ``x``.
 
+    ``W`` is drawn by the initializer ``init`` of :mod:`nnbook.initialization`
+    from ``seed`` (an integer or a ``numpy.random.Generator``), ``b`` starts at zero.
     ``input_grad=False`` is for a network's first layer: ``backward`` then fills
     ``dW`` and ``db`` but skips ``dx`` and returns ``None`` (PyTorch skips it too).
     """
@@ -105,8 +129,8 @@ class Linear(Layer):
         super().__init__()
         self.n_in, self.n_out = n_in, n_out
         self.input_grad = input_grad
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        self.params = {"W": init_weights(n_out, n_in, init, rng, dtype), "b": np.zeros(n_out, dtype=dtype)}
+        rng = as_generator(seed)
+        self.params = {"W": initialize(init, (n_out, n_in), rng, dtype), "b": zeros(n_out, dtype=dtype)}
         self.zero_grad()
 
     def __repr__(self):
@@ -191,27 +215,24 @@ class Identity(ActivationLayer):
         super().__init__("identity")
 
 
-class SoftmaxCrossEntropy:
-    """The output layer of a classifier: softmax then cross-entropy, ``J = −1/m Σ log softmax(Z)[i, y_i]``.
+class Flatten(Layer):
+    """``(m, d₁, d₂, …) → (m, d₁ · d₂ · …)``: images ``(m, C, H, W)`` become rows ``(m, C·H·W)``.
 
-    ``forward(Z, y)`` with ``Z : (m, K)`` and ``y : (m,)`` returns the scalar
-    cost; ``backward()`` returns ``dZ = (softmax(Z) − Y)/m : (m, K)``.
+    No parameters and no arithmetic: ``forward`` reshapes, ``backward`` reshapes
+    ``dout : (m, C·H·W)`` back to the input's shape, which is all the cache holds.
     """
 
-    def __init__(self):
-        self.cache = None
+    def __repr__(self):
+        return "Flatten()"
 
-    def forward(self, Z, y):
-        J, dZ = softmax_cross_entropy(Z, y)
-        self.cache = dZ.astype(Z.dtype, copy=False)
-        return J
+    def forward(self, x):
+        self.cache = x.shape
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
-    __call__ = forward
-
-    def backward(self, dout=1.0):
-        if self.cache is None:
-            raise RuntimeError("SoftmaxCrossEntropy.backward called before forward: there is no cache to use")
-        return self.cache * dout
+    def backward(self, dout):
+        shape = self._cached()
+        self._check_dout(dout, (shape[0], math.prod(shape[1:])))
+        return dout.reshape(shape)
 
 
 class Sequential(Layer):
@@ -231,8 +252,30 @@ class Sequential(Layer):
 
     def backward(self, dout):
         for layer in reversed(self.layers):
+            if dout is None:  # a layer skipped its dx (input_grad=False): the layers before it need none
+                break
             dout = layer.backward(dout)
         return dout
+
+    def _first_trained_layer(self):
+        """The first layer that has parameters (the one whose ``dx`` is the gradient with respect to the data)."""
+        return next((layer for layer in self.layers if any(True for _ in layer.params_and_grads())), None)
+
+    @property
+    def input_grad(self):
+        """Whether ``backward`` returns ``dx``: set it and the first layer with parameters follows.
+
+        With ``False``, that layer skips its ``dx`` and ``backward`` returns ``None``;
+        the layers before it (a ``Flatten``, say) are not run backward at all.
+        """
+        first = self._first_trained_layer()
+        return True if first is None else first.input_grad
+
+    @input_grad.setter
+    def input_grad(self, value):
+        first = self._first_trained_layer()
+        if first is not None:
+            first.input_grad = bool(value)
 
     def params_and_grads(self):
         for index, layer in enumerate(self.layers):
@@ -244,28 +287,30 @@ class Sequential(Layer):
             layer.zero_grad()
 
     def train(self, mode=True):
+        """Switch every layer, and the chain itself, to training (``True``) or inference (``False``) mode."""
         for layer in self.layers:
             layer.train(mode)
-        self.training = mode
+        self.training = bool(mode)
         return self
 
 
 def mlp(sizes, activation="relu", init=None, seed=0, dtype=np.float64, input_grad=True):
     """A multi-layer perceptron ``Linear → g → … → Linear`` with layer widths ``sizes = (n_x, n^[1], …, n^[L])``.
 
-    The last layer has no activation: pair it with :class:`SoftmaxCrossEntropy`.
-    ``init`` defaults to He for ReLU-like activations and Xavier otherwise.
+    The last layer has no activation: pair it with :class:`~nnbook.losses.SoftmaxCrossEntropy`.
+    ``activation`` is a name of :data:`nnbook.activations.ACTIVATIONS`, which
+    gives its layer class and the initialization ``init`` defaults to (He for
+    ReLU-like activations, Xavier otherwise).
     ``input_grad=False`` makes the first layer skip ``dx``, which training does not
     need, so ``backward`` returns ``None`` (see :class:`Linear`).
     """
-    activation_layers = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "leaky_relu": LeakyReLU, "elu": ELU,
-                         "softplus": Softplus, "identity": Identity}
-    if activation not in activation_layers:
-        raise ValueError(f"unknown activation {activation!r} for an MLP; choose one of {sorted(activation_layers)}")
-    init = init or ("he" if activation in ("relu", "leaky_relu", "elu") else "xavier")
-    rng = np.random.default_rng(seed)
+    if activation not in ACTIVATIONS or ACTIVATIONS[activation].layer_name is None:
+        raise ValueError(f"unknown activation {activation!r} for an MLP; choose one of {sorted(network_activations())}")
+    chosen = get_activation(activation)
+    init = init or chosen.init
+    rng = as_generator(seed)
     layers = []
     for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         linear = Linear(n_in, n_out, init, rng, dtype, input_grad=input_grad or index > 0)
-        layers += [linear, activation_layers[activation]()]
+        layers += [linear, chosen.layer()]
     return Sequential(*layers[:-1])

@@ -25,8 +25,9 @@ import numpy as np
 
 from .activations import sigmoid, softmax
 from .losses import binary_cross_entropy_with_logits, mse, softmax_cross_entropy
-from .optim import gradient_descent_step, minibatch_indices
+from .optim import gradient_descent_step
 from .perceptron import labels_to_signs
+from .train import History, training_loop
 from .validation import (
     as_float_array,
     check_binary_labels,
@@ -120,7 +121,7 @@ def softmax_gradients(X, y, W, b):
 
 
 class GradientDescentModel:
-    """Shared training loop: gradient descent on ``(w, b)`` with a model's ``gradients`` function.
+    """Gradient descent on ``(w, b)`` with a model's ``gradients`` function, run by the package's one training loop.
 
     Parameters
     ----------
@@ -133,12 +134,14 @@ class GradientDescentModel:
         parameters before the first step and after every step (the path of
         gradient descent; only for small models, it holds one copy per step).
 
-    After :meth:`fit`, ``history`` holds per-epoch lists ``loss`` and
-    ``accuracy`` (on the training set, after the epoch; index 0 is before
-    training), ``val_loss`` and ``val_accuracy`` when validation data were
-    given, and ``step_loss``, the mini-batch cost at every step. ``diverged``
-    tells whether training stopped because the cost blew up (became non-finite
-    or exceeded ``DIVERGENCE_COST``).
+    After :meth:`fit`, ``history`` is a :class:`nnbook.train.History`, the
+    record :func:`nnbook.train.fit` keeps too (its fields also read by name,
+    ``history["loss"]``): per-epoch lists ``loss`` and ``accuracy`` (on the
+    whole training set, after the epoch; index 0 is before training),
+    ``val_loss`` and ``val_accuracy`` when validation data were given,
+    ``step_loss``, the mini-batch cost at every step, and ``params`` with
+    ``record_params``. ``diverged`` tells whether training stopped because the
+    cost blew up (became non-finite or exceeded ``DIVERGENCE_COST``).
     """
 
     #: a cost above this counts as divergence and stops training
@@ -187,7 +190,10 @@ class GradientDescentModel:
         """Train from zero weights; returns ``self``.
 
         ``X : (m, n_x)`` without NaN, ``y : (m,)``; the optional validation
-        split ``(X_val, y_val)`` is scored after every epoch.
+        split ``(X_val, y_val)`` is scored after every epoch. The epochs run in
+        :func:`nnbook.train.training_loop`, the loop every model of the package
+        trains with: a step computes the mini-batch cost and gradients with the
+        model's ``gradients`` function, an update is one gradient-descent step.
         """
         X = check_finite(check_ndim(as_float_array(X, "X"), "X", 2), "X")
         check_rows_match(X, y)
@@ -198,38 +204,37 @@ class GradientDescentModel:
             check_rows_match(X_val, y_val, "X_val", "y_val")
         targets = self._targets(y)
         self.params = self._init_params(X.shape[1], y)
-        rng = np.random.default_rng(self.seed)
         batch_size = X.shape[0] if self.batch_size is None else self.batch_size
-        self.history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [], "step_loss": []}
-        if self.record_params:
-            self.history["params"] = [self._copy_params()]
-        self.diverged = False
-        self._record(X, y, X_val, y_val)
-        gradients = type(self).gradients
-        for _ in range(self.epochs):
-            for batch in minibatch_indices(X.shape[0], batch_size, rng):
-                with np.errstate(over="ignore", invalid="ignore"):
-                    J, dw, db = gradients(X[batch], targets[batch], self.params["w"], self.params["b"])
-                self.history["step_loss"].append(float(J))
-                if not np.isfinite(J) or J > self.DIVERGENCE_COST:
-                    self.diverged = True
-                    return self
-                self.params = gradient_descent_step(self.params, {"w": dw, "b": db}, self.lr)
-                if self.record_params:
-                    self.history["params"].append(self._copy_params())
-            self._record(X, y, X_val, y_val)
+        self.history = History(params=[self._copy_params()] if self.record_params else None)
+        gradients, grads = type(self).gradients, {}
+
+        def step(batch):
+            J, grads["w"], grads["b"] = gradients(X[batch], targets[batch], self.params["w"], self.params["b"])
+            return J
+
+        def update():
+            self.params = gradient_descent_step(self.params, grads, self.lr)
+            if self.record_params:
+                self.history.params.append(self._copy_params())
+
+        with np.errstate(over="ignore", invalid="ignore"):
+            training_loop(step, update, X.shape[0], self.epochs, batch_size, np.random.default_rng(self.seed),
+                          lambda: self._record(X, y, X_val, y_val), self.history, max_cost=self.DIVERGENCE_COST)
+        self.diverged = self.history.diverged
         return self
 
     def _copy_params(self):
         return {name: np.array(value, dtype=np.float64) for name, value in self.params.items()}
 
     def _record(self, X, y, X_val, y_val):
-        with np.errstate(over="ignore", invalid="ignore"):
-            self.history["loss"].append(self.cost(X, y))
-            self.history["accuracy"].append(self.accuracy(X, y))
-            if X_val is not None:
-                self.history["val_loss"].append(self.cost(X_val, y_val))
-                self.history["val_accuracy"].append(self.accuracy(X_val, y_val))
+        """Append the cost and accuracy on the training (and validation) set to the history; returns the cost."""
+        J = self.cost(X, y)
+        self.history.loss.append(J)
+        self.history.accuracy.append(self.accuracy(X, y))
+        if X_val is not None:
+            self.history.val_loss.append(self.cost(X_val, y_val))
+            self.history.val_accuracy.append(self.accuracy(X_val, y_val))
+        return J
 
     def decision_function(self, X):
         """The linear scores ``X @ w + b``, shape ``(m,)`` (or ``X @ W.T + b``, shape ``(m, K)``)."""

@@ -4,6 +4,9 @@ Every function here returns a pair ``(J, dinput)``: the cost ``J``, the *mean*
 of the per-example loss over the ``m`` examples of the batch, and the gradient
 of ``J`` with respect to the function's first argument, with that argument's
 shape. Because ``J`` is a mean, every gradient carries a factor ``1/m``.
+
+:class:`SoftmaxCrossEntropy` wraps :func:`softmax_cross_entropy` as an object
+with ``forward`` and ``backward``, for the training loop of :mod:`nnbook.train`.
 """
 
 import numpy as np
@@ -134,12 +137,26 @@ def softmax_cross_entropy(Z, y):
     When the labelled class leads, its loss is ``log1p(S)`` and its gradient
     ``−Σ_{k≠y} softmax(z)_k``: both keep full relative accuracy however small
     they are, where ``log(1 + S)`` and ``softmax(z)_y − 1`` round most of ``S`` away.
+    The formula itself is :func:`softmax_cross_entropy_onehot`; this function
+    checks its inputs and turns integer labels into one-hot rows.
     """
     Z = check_finite(check_ndim(as_float_array(Z, "Z"), "Z", 2), "Z")
     y = np.asarray(y)
     check_rows_match(Z, y, "Z", "y")
     Y = one_hot(y, Z.shape[1]) if y.ndim == 1 else check_finite(as_float_array(y, "y"), "y")
     check_same_shape(Z, Y, "Z", "one-hot y")
+    return softmax_cross_entropy_onehot(Z, Y)
+
+
+def softmax_cross_entropy_onehot(Z, Y):
+    """The formula of :func:`softmax_cross_entropy`, on inputs already checked, returning ``(J, dZ)``.
+
+    ``Z : (m, K)`` float64 logits, finite; ``Y : (m, K)`` one-hot (or probability)
+    rows. No input is checked here: this is the part that runs once per
+    mini-batch inside a training loop, whose data were checked where they
+    entered (:func:`nnbook.train.fit`). The log-softmax ``log_P`` and the
+    softmax ``P`` come from the same exponentials, computed once.
+    """
     m, rows = Z.shape[0], np.arange(Z.shape[0])
     top = np.argmax(Z, axis=1)  # the leading class of each row, (m,)
     shifted = Z - Z[rows, top][:, None]  # z − c ≤ 0, exactly 0 at the top class
@@ -153,3 +170,47 @@ def softmax_cross_entropy(Z, y):
     # at the top class softmax − Y = (1 − Y) − Σ_{k≠top} softmax_k: exact for a confident right answer
     dZ[rows, top] = (1.0 - Y[rows, top]) - P.sum(axis=1)
     return J, dZ / m
+
+
+class SoftmaxCrossEntropy:
+    """The loss of a classifier as an object for training loops: softmax then cross-entropy,
+    ``J = −1/m Σ log softmax(Z)[i, y_i]``.
+
+    ``forward(Z, y)`` with ``Z : (m, K)`` and ``y : (m,)`` integer labels (or
+    ``(m, K)`` one-hot rows) returns the scalar cost; ``backward()`` returns
+    ``dZ = (softmax(Z) − Y)/m : (m, K)`` in the dtype of ``Z``, computed in the
+    same pass as ``J`` (by :func:`softmax_cross_entropy_onehot`) and cached.
+
+    With ``check=True`` (the default) ``forward`` checks its inputs as
+    :func:`softmax_cross_entropy` does. A training loop that checked its data
+    once where they entered uses ``check=False``: no check of dtype, rank,
+    NaNs or label range per mini-batch (:func:`nnbook.train.fit` does so).
+
+    It is a loss, not a layer: it has no parameters and its ``forward`` takes the labels.
+    """
+
+    def __init__(self, check=True):
+        self.check = check
+        self.cache = None
+
+    def __repr__(self):
+        return "SoftmaxCrossEntropy()" if self.check else "SoftmaxCrossEntropy(check=False)"
+
+    def forward(self, Z, y):
+        if self.check:
+            J, dZ = softmax_cross_entropy(Z, y)
+        else:
+            Y = np.asarray(y)
+            if Y.ndim == 1:  # integer labels to one-hot rows
+                Y = np.zeros(Z.shape)
+                Y[np.arange(Z.shape[0]), y] = 1.0
+            J, dZ = softmax_cross_entropy_onehot(np.asarray(Z, dtype=np.float64), np.asarray(Y, dtype=np.float64))
+        self.cache = dZ.astype(np.asarray(Z).dtype, copy=False)
+        return J
+
+    __call__ = forward
+
+    def backward(self, dout=1.0):
+        if self.cache is None:
+            raise RuntimeError("SoftmaxCrossEntropy.backward called before forward: there is no cache to use")
+        return self.cache * dout

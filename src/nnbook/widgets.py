@@ -29,7 +29,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from .activations import ACTIVATIONS, get_activation, softmax
+from .activations import ACTIVATIONS, get_activation, network_activations, softmax
 from .data import make_blobs, make_circles, make_moons, make_spirals, make_xor
 from .gradcheck import numerical_gradient
 from .layers import mlp
@@ -329,8 +329,9 @@ PLAYGROUND_DATA = {
     "blobs": lambda m, seed: make_blobs(m, margin=0.3, seed=seed),
 }
 
-#: The hidden activations the playground offers (those :func:`nnbook.layers.mlp` accepts).
-PLAYGROUND_ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu", "identity")
+#: The hidden activations the playground offers: those of the registry that a network can use
+#: (:func:`nnbook.activations.network_activations`, the ones :func:`nnbook.layers.mlp` accepts).
+PLAYGROUND_ACTIVATIONS = network_activations()
 
 
 class Playground(Explorer):
@@ -340,7 +341,7 @@ class Playground(Explorer):
     :func:`nnbook.train.fit` with plain SGD, mini-batches of ``batch_size``, on
     ``m`` points. After each update ``model`` and ``history`` are the trained
     network and its :class:`~nnbook.train.History`, and ``diverged`` tells if the
-    cost became infinite or NaN (a learning rate much too large).
+    cost became infinite or NaN (a learning rate much too large), as the history reports it.
     """
 
     def __init__(self, dataset="moons", hidden_units=8, activation="tanh", lr=0.3, epochs=100, m=200,
@@ -355,19 +356,16 @@ class Playground(Explorer):
         }, figsize=(10, 4))
 
     def train(self):
-        """Train a fresh network with the current settings; sets ``X``, ``y``, ``model``, ``history``, ``diverged``."""
+        """Train a fresh network with the current settings; sets ``X``, ``y``, ``model``, ``history``, ``diverged``.
+
+        A learning rate much too large makes the cost overflow: :func:`~nnbook.train.fit`
+        stops and says so in ``history.diverged``, which ``diverged`` copies.
+        """
         self.X, self.y = PLAYGROUND_DATA[self.value("dataset")](self.m, self.seed)
         self.model = mlp((2, self.value("hidden_units"), 2), self.value("activation"), seed=self.seed)
-        try:
-            with np.errstate(all="ignore"):  # a learning rate much too large overflows: reported, not raised
-                self.history = fit(self.model, self.X, self.y, SGD(self.value("lr")), epochs=self.value("epochs"),
-                                   batch_size=self.batch_size, seed=self.seed, progress=False)
-        except ValueError:  # the loss refuses non-finite logits: expected if the weights blew up, a bug otherwise
-            with np.errstate(all="ignore"):
-                if np.all(np.isfinite(self.model.forward(self.X))):
-                    raise
-            self.history = None
-        self.diverged = self.history is None or not np.all(np.isfinite(self.history.loss))
+        self.history = fit(self.model, self.X, self.y, SGD(self.value("lr")), epochs=self.value("epochs"),
+                           batch_size=self.batch_size, seed=self.seed, progress=False)
+        self.diverged = self.history.diverged
 
     def predict_proba(self, G):
         """``P(class 1 | x)`` for the points ``G : (k, 2)``."""
@@ -383,12 +381,12 @@ class Playground(Explorer):
         else:
             plot_decision_boundary(self.predict_proba, self.X, self.y, ax=ax_boundary, resolution=120,
                                    title="P(class 1 | x) after training")
-        if self.history is None:
-            ax_cost.text(0.5, 0.5, "the logits overflowed:\ntry a smaller learning rate", ha="center", va="center")
+        if self.diverged:
+            ax_cost.text(0.5, 0.5, f"the cost overflowed in epoch {self.history.diverged_epoch}:\n"
+                         "try a smaller learning rate", ha="center", va="center")
             ax_cost.set_axis_off()
         else:
-            loss = np.where(np.isfinite(self.history.loss), self.history.loss, np.nan)
-            plot_loss_curves({"training cost": loss}, ax=ax_cost, ylabel="softmax cross-entropy",
+            plot_loss_curves({"training cost": self.history.loss}, ax=ax_cost, ylabel="softmax cross-entropy",
                              log_scale=True, title="cost per epoch")
         verdict = "training diverged" if self.diverged else f"training accuracy {self.history.accuracy[-1]:.0%}"
         self.figure.suptitle(f"{self.value('dataset')}: 2 → {self.value('hidden_units')} "
