@@ -9,6 +9,10 @@ For every exercise, one sandboxed grading run of these made-up students:
 * ``in_place_<f>``: every answer right, but ``f`` changes one of its arguments
   in place (and still returns the right values): it loses ``f``'s points,
   and the message names the argument; the grader's own values never change.
+* ``constant_model`` (ex03): a forward pass that ignores its parameters and
+  the exact gradients of that constant model (all zero): each function is
+  judged on the reference's inputs, so neither earns a point, visible tests
+  included (they once compared the backward pass with the student's own forward).
 * ``numerical_<f>``: every answer right but the backward pass ``f``, computed
   by central differences (the usual step ``h = 1e-5``) instead of the
   derivative. It must earn none of ``f``'s points: the tolerances
@@ -158,6 +162,18 @@ def one_hidden_backward(y, cache, params):
             "dX": dZ1 @ params["W1"]}
 ''', 'dZ1 = (dZ2 @ params["W1"]) * (1 - cache["A1"] ** 2)'),
 }
+CONSTANT_MODEL = {  # ex03: a constant network, and the exact gradients of that constant network
+    "one_hidden_forward": '''
+def one_hidden_forward(X, params):
+    m, n_h = X.shape[0], params["W1"].shape[0]
+    A2 = np.full((m, 1), 0.5)
+    return A2, {"A0": X, "Z1": np.zeros((m, n_h)), "A1": np.zeros((m, n_h)), "Z2": np.zeros((m, 1)), "A2": A2}
+''',
+    "one_hidden_backward": '''
+def one_hidden_backward(y, cache, params):  # nothing of the constant model depends on the parameters or the input
+    return {**{"d" + name: np.zeros_like(value) for name, value in params.items()}, "dX": np.zeros_like(cache["A0"])}
+''',
+}
 NUMERICAL_OF = {"ex01": (), "ex02": ("mul_backward", "exp_backward", "log_backward", "sigmoid_backward", "matmul_backward"),
                 "ex03": ("one_hidden_backward", "deep_backward")}
 
@@ -181,6 +197,8 @@ def graded(request, tmp_path_factory):
         students[f"broken_{function}"] = (function, {**answers, function: broken})
     function, _, answer = IN_PLACE[assignment]
     students[f"in_place_{function}"] = (function, {**answers, function: answer})
+    if assignment == "ex03":
+        students["constant_model"] = ("one_hidden_forward", {**answers, **CONSTANT_MODEL})
     if assignment in CRASH:
         function, answer, _ = CRASH[assignment]
         students[f"crash_{function}"] = (function, {**answers, function: answer})
@@ -239,3 +257,11 @@ def test_a_crash_in_the_students_function_shows_the_line_that_raised(graded):
         assert f"(at line 4 of your {function}: `{line}" in error.evalue, (cell, error.evalue)
         if not cell.endswith("_hidden"):
             assert "matmul" in error.evalue, error.evalue  # numpy's own words, in a visible test
+
+
+def test_a_constant_model_with_its_own_exact_gradients_earns_nothing(graded):
+    course, assignment, cells, students, scores = graded
+    if assignment != "ex03":
+        pytest.skip("the constant model is a network of ex03")
+    lost = cells_of("one_hidden_forward", cells) | cells_of("one_hidden_backward", cells)
+    assert scores["constant_model"] == {cell: float(cell not in lost) for cell in cells}
