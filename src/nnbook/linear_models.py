@@ -24,6 +24,7 @@ Adaline chapter derives it).
 import numpy as np
 
 from .activations import sigmoid, softmax
+from .layers import linear_backward, linear_forward
 from .losses import binary_cross_entropy_with_logits, mse, softmax_cross_entropy
 from .optim import gradient_descent_step
 from .perceptron import labels_to_signs
@@ -40,8 +41,9 @@ from .validation import (
 
 def linear_scores(X, W, b):
     """``z = X @ w + b`` for a weight vector ``w`` of shape ``(n_x,)`` (output ``(m,)``),
-    or ``Z = X @ W.T + b`` for a weight matrix ``W`` of shape ``(K, n_x)`` (output ``(m, K)``)."""
-    return X @ W + b if np.ndim(W) == 1 else X @ W.T + b
+    or ``Z = X @ W.T + b`` for a weight matrix ``W`` of shape ``(K, n_x)`` (output ``(m, K)``): the forward pass of
+    a layer, :func:`nnbook.layers.linear_forward`, of which one unit with its weights as a vector is the special case."""
+    return X @ W + b if np.ndim(W) == 1 else linear_forward(X, W, b)
 
 
 def linear_gradients(X, dZ):
@@ -51,8 +53,10 @@ def linear_gradients(X, dZ):
     ``dW = dZᵀ X`` (shape ``(K, n_x)``) and ``db = Σ_i dZ⁽ⁱ⁾`` (shape ``(K,)``) for a matrix.
     The ``1/m`` of the mean is already inside ``dZ``.
     """
-    dW = X.T @ dZ if dZ.ndim == 1 else dZ.T @ X
-    return dW, dZ.sum(axis=0)
+    if dZ.ndim == 1:
+        return X.T @ dZ, dZ.sum(axis=0)
+    _, dW, db = linear_backward(dZ, X, None, input_grad=False)  # a layer's backward pass, without dx
+    return dW, db
 
 
 def adaline_gradients(X, y, w, b):
