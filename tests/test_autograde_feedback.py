@@ -173,20 +173,12 @@ def test_a_refused_submission_gets_a_page_with_its_reason_escaped():
 
 @pytest.mark.browser
 def test_in_a_browser_the_math_is_typeset_and_every_hint_is_inside_the_page(attack_page):
-    from test_browser import ARTIFACTS, CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, TIMEOUT, wait_for, webdriver_module
+    from test_browser import ARTIFACTS, TIMEOUT, chromium, wait_for
 
-    webdriver = webdriver_module()
+    driver = chromium(attack_page.parent / "chromium", logs=("browser",))
     from selenium.common.exceptions import NoAlertPresentException
-    from selenium.webdriver.chrome.service import Service
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={attack_page.parent / 'chromium'}"]:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     try:
-        driver.set_page_load_timeout(TIMEOUT)
         driver.get(attack_page.as_uri())
         wait_for(driver, lambda d: d.execute_script("return document.readyState") == "complete", "the page load")
         driver.set_script_timeout(TIMEOUT)

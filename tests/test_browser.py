@@ -71,19 +71,25 @@ def site(built_html):
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def chromium(user_data_dir, logs=("browser", "performance")):
+    """A headless Debian Chromium driven by Selenium, offline, with the given logs recorded."""
     webdriver = webdriver_module()
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"]:
+    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={user_data_dir}"]:
         options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    options.set_capability("goog:loggingPrefs", dict.fromkeys(logs, "ALL"))
     # An explicit driver path: Selenium Manager never runs, so nothing is downloaded.
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     driver.set_page_load_timeout(TIMEOUT)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    driver = chromium(tmp_path_factory.mktemp("chromium"))
     yield driver
     driver.quit()
 

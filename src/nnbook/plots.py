@@ -56,6 +56,16 @@ def plot_loss_curves(curves, ax=None, xlabel="epoch", ylabel="cost $J$", log_sca
     return ax
 
 
+def _image_grid(k, n_columns, axes_size):
+    """A figure with a grid of ``⌈k / n_columns⌉ × n_columns`` axes of ``axes_size`` inches, axes off; ``(fig, axes)``."""
+    n_rows = int(np.ceil(k / n_columns))
+    fig, axes = plt.subplots(n_rows, n_columns, figsize=(axes_size * n_columns, axes_size * n_rows + 0.2 * n_rows))
+    axes = np.atleast_1d(axes).ravel()
+    for ax in axes:
+        ax.axis("off")
+    return fig, axes
+
+
 def plot_digits(images, labels=None, n_columns=10, image_shape=None, axes_size=0.9):
     """Show images ``(k, h, w)`` or flattened ``(k, h·w)`` (square) in a grid, with their labels as titles.
 
@@ -66,10 +76,8 @@ def plot_digits(images, labels=None, n_columns=10, image_shape=None, axes_size=0
         side = image_shape or (int(round(np.sqrt(images.shape[1]))),) * 2
         images = images.reshape(-1, *side)
     k = len(images)
-    n_rows = int(np.ceil(k / n_columns))
-    fig, axes = plt.subplots(n_rows, n_columns, figsize=(axes_size * n_columns, axes_size * n_rows + 0.2 * n_rows))
-    for i, ax in enumerate(np.atleast_1d(axes).ravel()):
-        ax.axis("off")
+    fig, axes = _image_grid(k, n_columns, axes_size)
+    for i, ax in enumerate(axes):
         if i < k:
             ax.imshow(images[i], cmap="gray_r")
             if labels is not None:
@@ -122,10 +130,8 @@ def plot_weight_images(W, image_shape=(28, 28), n_columns=8, labels=None, axes_s
     if W.shape[1] != int(np.prod(image_shape)):
         raise ValueError(f"rows of W have {W.shape[1]} entries, images of shape {image_shape} need {int(np.prod(image_shape))}")
     k = len(W)
-    n_rows = int(np.ceil(k / n_columns))
-    fig, axes = plt.subplots(n_rows, n_columns, figsize=(axes_size * n_columns, axes_size * n_rows + 0.2 * n_rows))
-    for i, ax in enumerate(np.atleast_1d(axes).ravel()):
-        ax.axis("off")
+    fig, axes = _image_grid(k, n_columns, axes_size)
+    for i, ax in enumerate(axes):
         if i < k:
             limit = np.abs(W[i]).max() or 1.0
             ax.imshow(W[i].reshape(image_shape), cmap="RdBu", vmin=-limit, vmax=limit)
