@@ -19,7 +19,7 @@ import pytest
 
 from nnbook import grading
 from nnbook.autograder import autograde, plaindata, sandbox
-from nnbook.autograder.trusted_execute import read_untrusted, redact, redact_student_message, student_names, student_signatures
+from nnbook.autograder.trusted_execute import read_untrusted, redact, redact_student_message, student_signatures
 
 # ---- plain data ----------------------------------------------------------------------------------------------------
 
@@ -133,7 +133,7 @@ def test_the_student_names_are_what_the_solution_cells_define():
     from nbgrader_course import ROOT
 
     source = nbformat.read(ROOT / "solutions" / "ex01" / "perceptron_logistic.ipynb", as_version=4)
-    assert student_names(source) == [
+    assert list(student_signatures(source)) == [
         "perceptron_update", "sigmoid", "binary_cross_entropy", "bce_gradients", "gradient_descent_step"]
 
 

@@ -332,17 +332,6 @@ def changed_entry(before, after, where):
     return None
 
 
-def check_unchanged(function_name, argument_name, before, after):
-    """Assert that ``function_name`` left its argument as it was: ``after`` must still equal the copy ``before``.
-
-    A function that does ``w += ...`` changes the caller's array; the exercises
-    ask for a new array (``w = w + ...``).
-    """
-    where = changed_entry(np.asarray(before) if isinstance(before, list) else before, after, argument_name)
-    if where is not None:
-        raise AssertionError(in_place_message(function_name, where))
-
-
 def parameter_names(function, count):
     """The names of the first ``count`` parameters of ``function`` (``argument 3`` where they cannot be known)."""
     try:
@@ -447,9 +436,3 @@ def own_work(function_name, allowed=HELPER_MODULES):
             f"{function_name} calls {called[0]}, the package's own implementation. The exercise asks you to "
             f"write {function_name} yourself: a submission that uses the reference gets no points for it."
         )
-
-
-def check_own_work(function_name, function, *args, allowed=HELPER_MODULES):
-    """Call ``function(*args)`` under :func:`own_work` and return what it returns (:func:`call` also checks inputs)."""
-    with own_work(function_name, allowed):
-        return function(*args)

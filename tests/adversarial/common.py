@@ -186,3 +186,17 @@ def file_attacks(assignment, notebook, functions, grade_cells, correct):
              lost=everything, reason=f"notebook not found: expected {notebook}, got {renamed}",
              feedback=("notebook not found",)),
     ]
+
+
+def exercise_cases(assignment, notebook):
+    """The corpus of an exercise without attacks of its own: an honest student, the untouched notebook (whose
+    feedback shows the stub of its first function) and the file-level attacks. Returns ``(source, functions,
+    grade_cells, correct, cases)``."""
+    source, functions, grade_cells, correct = read_exercise(assignment, notebook)
+    cases = [
+        Case("honest", "every answer right: full marks, no flag"),
+        Case("untouched", "the released notebook, stubs only", answers={}, lost=set(grade_cells),
+             feedback=("NotImplementedError", f"{assignment}: {functions[0]}")),
+        *file_attacks(assignment, notebook, functions, grade_cells, correct),
+    ]
+    return source, functions, grade_cells, correct, cases

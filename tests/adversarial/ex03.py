@@ -8,15 +8,8 @@ on the kernel and on the verdicts, which do not depend on the exercise, are in
 of this exercise.
 """
 
-from adversarial.common import Case, file_attacks, read_exercise
+from adversarial.common import exercise_cases
 
 ASSIGNMENT = "ex03"
 NOTEBOOK = "backprop_by_hand.ipynb"
-SOURCE, FUNCTIONS, GRADE_CELLS, CORRECT = read_exercise(ASSIGNMENT, NOTEBOOK)
-
-CASES = [
-    Case("honest", "every answer right: full marks, no flag"),
-    Case("untouched", "the released notebook, stubs only", answers={}, lost=set(GRADE_CELLS),
-         feedback=("NotImplementedError", "ex03: {}".format(FUNCTIONS[0]))),
-    *file_attacks(ASSIGNMENT, NOTEBOOK, FUNCTIONS, GRADE_CELLS, CORRECT),
-]
+SOURCE, FUNCTIONS, GRADE_CELLS, CORRECT, CASES = exercise_cases(ASSIGNMENT, NOTEBOOK)

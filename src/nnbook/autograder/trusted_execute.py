@@ -105,17 +105,8 @@ class TrustedGrading:
         return contextlib.nullcontext()
 
     @staticmethod
-    def check_own_work(function_name, function, *args, allowed=None):
-        return function(*args)
-
-    @staticmethod
     def call(function_name, function, *args, **kwargs):
         return function(*args, **kwargs)  # the StudentFunction itself reports an argument changed in place
-
-
-def student_names(source_notebook):
-    """The top-level names the solution cells of the (trusted) source notebook define: what the student writes."""
-    return list(student_signatures(source_notebook))
 
 
 def student_signatures(source_notebook):
@@ -215,7 +206,7 @@ class SandboxedExecute(Execute):
 
     scratch = Unicode(help="The throwaway folder of this notebook: the only one the kernel may write to.").tag(config=True)
     package = Unicode(help="The folder of the package as graded code sees it (sandbox.student_package).").tag(config=True)
-    names = List(Unicode(), help="The names the student was asked to define (student_names).").tag(config=True)
+    names = List(Unicode(), help="The names the student was asked to define (student_signatures).").tag(config=True)
     signatures = Any({}, help="{name: [parameter names]} of those names (student_signatures).")
     isolate = Bool(True, help="Run the kernel under bubblewrap (False: limits only).").tag(config=True)
     # -- the limits (book/guide_autograding.md, "Limits"): per process, in total per notebook -------------------------
@@ -535,8 +526,3 @@ class SandboxedExecute(Execute):
         if changed:
             raise AssertionError(grading.in_place_message(name, changed[0]))
         return answer["result"]
-
-
-def _first_line(source):
-    line = source.strip().splitlines()[0] if source.strip() else ""
-    return line[:80]
