@@ -1,5 +1,11 @@
-"""Tests of nnbook/activations.py: values, derivatives, stability for huge inputs."""
+"""Tests of nnbook/activations.py: values, derivatives, stability for huge inputs.
 
+The activations are the subject of chapter 7 (``book/activations.md``), which
+states the identities checked here: ``tanh z = 2σ(2z) − 1``, ``max σ' = 1/4``,
+``ELU'(z) = ELU(z) + α`` for ``z < 0``, ``softplus' = σ``, ``arctan' = 1/(1 + z²)``.
+"""
+
+import math
 import warnings
 
 import numpy as np
@@ -9,7 +15,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from nnbook import activations as act
-from nnbook.gradcheck import numerical_gradient
+from nnbook.gradcheck import assert_close, numerical_gradient, numerical_gradient_of_output
+
+pytestmark = pytest.mark.ch07
 
 finite_floats = st.floats(-30, 30, allow_nan=False, width=64)
 HUGE = np.array([-1e4, -745.5, -50.0, 0.0, 50.0, 745.5, 1e4])
@@ -33,7 +41,9 @@ def test_derivative_matches_central_difference(name):
         ("tanh", [0.0, np.log(2.0)], [0.0, 0.6]),
         ("relu", [-2.0, 0.0, 3.0], [0.0, 0.0, 3.0]),
         ("leaky_relu", [-2.0, 3.0], [-0.02, 3.0]),
+        ("prelu", [-2.0, 3.0], [-0.5, 3.0]),
         ("elu", [-np.log(2.0), 1.5], [-0.5, 1.5]),
+        ("arctan", [0.0, 1.0, np.sqrt(3.0), -1e300], [0.0, np.pi / 4, np.pi / 3, -np.pi / 2]),
         ("softplus", [0.0, np.log(np.e - 1)], [np.log(2.0), 1.0]),
         ("step", [-1e-9, 0.0, 2.0], [0.0, 1.0, 1.0]),
         ("identity", [-3.0, 4.0], [-3.0, 4.0]),
@@ -129,4 +139,61 @@ def test_the_registry_gives_each_activation_its_layer_and_initialization():
         layer = activation.layer()
         assert isinstance(layer, layers.ActivationLayer) and layer.activation is activation
         assert activation.init in INITIALIZERS
-        assert activation.init == ("he" if name in ("relu", "leaky_relu", "elu") else "xavier"), name
+        assert activation.init == ("he" if name in ("relu", "leaky_relu", "prelu", "elu") else "xavier"), name
+
+
+# ---- the identities of the chapter --------------------------------------------------------------------
+
+#: Points away from the kinks at 0, from the saturated tails to the linear part.
+GRID = np.concatenate([np.linspace(-12, -1e-3, 600), np.linspace(1e-3, 12, 600)])
+
+
+@pytest.mark.parametrize("name", sorted(act.ACTIVATIONS))
+def test_every_derivative_passes_the_gradient_check(name):
+    activation = act.get_activation(name)
+    rng = np.random.default_rng(len(name))
+    z = rng.uniform(0.2, 4.0, (6, 5)) * rng.choice([-1.0, 1.0], (6, 5))  # (m, n), off the kinks
+    dout = rng.standard_normal(z.shape)
+    numeric = numerical_gradient_of_output(lambda: activation.function(z), z, dout)
+    check = activation.derivative(z) * dout
+    if name == "step":
+        assert not numeric.any() and not check.any()
+    else:
+        assert_close(check, numeric, f"{name}'", tol=1e-7)
+
+
+def test_elu_derivative_is_the_output_plus_alpha_on_the_negative_side():
+    negative = GRID[GRID < 0]
+    for alpha in (1.0, 0.5, 2.0):
+        np.testing.assert_allclose(act.elu_derivative(negative, alpha), act.elu(negative, alpha) + alpha,
+                                   rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(act.elu_derivative(GRID[GRID > 0]), 1.0)
+
+
+def test_softplus_derivative_is_the_sigmoid_and_arctan_derivative_is_one_over_one_plus_z_squared():
+    np.testing.assert_array_equal(act.softplus_derivative(GRID), act.sigmoid(GRID))
+    h = 1e-6
+    np.testing.assert_allclose((act.softplus(GRID + h) - act.softplus(GRID - h)) / (2 * h), act.sigmoid(GRID),
+                               rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(act.arctan_derivative(GRID), 1 / (1 + GRID**2), rtol=1e-15)
+    np.testing.assert_allclose((act.arctan(GRID + h) - act.arctan(GRID - h)) / (2 * h), 1 / (1 + GRID**2), rtol=1e-7)
+    assert float(act.arctan_derivative(np.array(1e200))) == 0.0  # z² overflows quietly to the right answer
+
+
+def test_tanh_identity_on_a_grid_and_largest_slopes():
+    np.testing.assert_allclose(act.tanh(GRID), 2 * act.sigmoid(2 * GRID) - 1, atol=1e-15)
+    np.testing.assert_allclose(act.tanh_derivative(GRID), 4 * act.sigmoid_derivative(2 * GRID), atol=1e-15)
+    z = np.linspace(-5, 5, 100_001)
+    assert act.sigmoid_derivative(z).max() == 0.25
+    assert act.tanh_derivative(z).max() == 1.0 and act.arctan_derivative(z).max() == 1.0
+    # far from 0: tanh' decays like 4e^{-2|z|}, arctan' only like 1/z²
+    assert act.tanh_derivative(10.0) == pytest.approx(4 * math.exp(-20), rel=1e-7)
+    assert act.arctan_derivative(10.0) == pytest.approx(1 / 101)
+
+
+def test_prelu_function_and_derivative_take_the_slope():
+    z = np.array([-2.0, -0.5, 0.0, 1.5])
+    np.testing.assert_array_equal(act.prelu(z, alpha=0.1), [-0.2, -0.05, 0.0, 1.5])
+    np.testing.assert_array_equal(act.prelu_derivative(z, alpha=0.1), [0.1, 0.1, 0.1, 1.0])
+    np.testing.assert_array_equal(act.prelu(z, alpha=0.01), act.leaky_relu(z))  # the leaky ReLU is a PReLU
+    np.testing.assert_array_equal(act.prelu(z, alpha=0.0), act.relu(z))

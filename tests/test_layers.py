@@ -24,7 +24,7 @@ from optional import import_torch
 from strategies import class_counts, feature_counts, seeds
 
 import nnbook
-from nnbook import initialization, layers, losses
+from nnbook import initialization, layers, losses, normalization
 from nnbook.activations import ACTIVATIONS, network_activations
 from nnbook.autodiff import Tensor
 from nnbook.gradcheck import assert_close, numerical_gradient, numerical_gradient_of_output
@@ -40,16 +40,34 @@ class Example(NamedTuple):
     build: Callable
     input_shape: tuple
     output_shape: tuple
+    #: statistics over the batch in training mode (batch normalization): a batch of one is refused there
+    batch_statistics: bool = False
 
 
 #: The registry of examples, by layer class. A new layer is covered by adding one line here.
 EXAMPLES = {
+    normalization.BatchNorm: [
+        Example("BatchNorm", lambda dtype: normalization.BatchNorm(4, dtype=dtype), (5, 4), (5, 4),
+                batch_statistics=True),
+        Example(
+            "BatchNorm-Linear-Tanh",  # not Linear → BatchNorm: the bias before a BatchNorm has a zero gradient
+            lambda dtype: layers.Sequential(normalization.BatchNorm(4, dtype=dtype),
+                                            layers.Linear(4, 3, seed=8, dtype=dtype), layers.Tanh()),
+            (5, 4),
+            (5, 3),
+            batch_statistics=True,
+        ),
+    ],
     layers.Linear: [
         Example("Linear", lambda dtype: layers.Linear(4, 3, seed=1, dtype=dtype), (5, 4), (5, 3)),
         Example("Linear-xavier", lambda dtype: layers.Linear(4, 2, init="xavier", seed=2, dtype=dtype), (5, 4), (5, 2)),
         Example("Linear-no-dx", lambda dtype: layers.Linear(3, 2, seed=3, dtype=dtype, input_grad=False), (4, 3), (4, 2)),
     ],
     layers.ActivationLayer: [Example("ActivationLayer-tanh", lambda dtype: layers.ActivationLayer("tanh"), (5, 4), (5, 4))],
+    layers.PReLU: [
+        Example("PReLU-per-feature", lambda dtype: layers.PReLU(4, dtype=dtype), (5, 4), (5, 4)),
+        Example("PReLU-shared", lambda dtype: layers.PReLU(1, init=0.1, dtype=dtype), (5, 4), (5, 4)),
+    ],
     layers.Flatten: [
         Example("Flatten-images", lambda dtype: layers.Flatten(), (3, 2, 3, 4), (3, 24)),
         Example("Flatten-rows", lambda dtype: layers.Flatten(), (3, 5), (3, 5)),
@@ -77,7 +95,8 @@ EXAMPLES = {
 # every activation of the registry that a network can use, through its layer class
 for _name in network_activations():
     EXAMPLES.setdefault(ACTIVATIONS[_name].layer, []).append(
-        Example(ACTIVATIONS[_name].layer.__name__, lambda dtype, _name=_name: ACTIVATIONS[_name].layer(), (5, 4), (5, 4))
+        Example(ACTIVATIONS[_name].layer.__name__, lambda dtype, _name=_name: ACTIVATIONS[_name].layer.of_width(4, dtype),
+                (5, 4), (5, 4))
     )
 
 
@@ -185,7 +204,11 @@ def test_output_shape_and_gradients_match_numerical_ones(example):
 @contract
 def test_batch_of_one_and_shapes_follow_the_batch(example):
     layer = example.build(np.float64)
+    if example.batch_statistics:  # the variance of one example is 0: refused in training mode, as torch refuses it
+        with pytest.raises(ValueError, match="expected more than one value per feature in training mode"):
+            layer.forward(np.ones((1, *example.input_shape[1:])))
     for m in (1, 7):
+        layer.train(m > 1 or not example.batch_statistics)  # a batch of one goes through in inference mode
         shape = (m, *example.input_shape[1:])
         out = layer.forward(np.random.default_rng(m).standard_normal(shape))
         assert out.shape == (m, *example.output_shape[1:])
@@ -371,7 +394,7 @@ def test_mlp_takes_layer_class_and_initialization_from_the_activation_registry()
         assert model.layers[0].params["W"].var() == pytest.approx(variance, rel=0.03), name
     assert layers.mlp((500, 400), "relu").layers[0].params["W"].var() == pytest.approx(2 / 500, rel=0.03)
     assert layers.mlp((500, 400), "tanh").layers[0].params["W"].var() == pytest.approx(2 / 900, rel=0.03)
-    with pytest.raises(ValueError, match=r"unknown activation 'swish' for an MLP; choose one of \['elu', "):
+    with pytest.raises(ValueError, match=r"unknown activation 'swish' for an MLP; choose one of \['arctan', 'elu', "):
         layers.mlp((2, 2), "swish")
     with pytest.raises(ValueError, match="unknown activation 'step' for an MLP"):
         layers.mlp((2, 2), "step")  # in the registry, but no network layer: its derivative is zero
@@ -560,3 +583,113 @@ def test_layer_backprop_matches_torch_autograd(problem):
     for index, linear in linears.items():
         assert_same_gradient(grads[f"{index}.W"], linear.weight.grad.numpy(), f"d{index}.W: layers vs torch")
         assert_same_gradient(grads[f"{index}.b"], linear.bias.grad.numpy(), f"d{index}.b: layers vs torch")
+
+
+# ---- PReLU and Arctan (chapter 7) --------------------------------------------------------------------
+
+
+@pytest.mark.ch07
+def test_prelu_has_one_trained_slope_per_feature_and_mlp_builds_it_so():
+    layer = layers.PReLU(4)
+    assert repr(layer) == "PReLU(4)" and isinstance(layer, layers.ActivationLayer)
+    assert {name: p.shape for name, p, _ in layer.params_and_grads()} == {"alpha": (4,)}
+    np.testing.assert_array_equal(layer.params["alpha"], 0.25)
+    assert layers.PReLU(1, init=0.1).params["alpha"].tolist() == [0.1]
+    model = layers.mlp((3, 5, 4, 2), "prelu", dtype=np.float32)
+    assert [repr(leaf) for leaf in model.layers] == ["Linear(3, 5)", "PReLU(5)", "Linear(5, 4)", "PReLU(4)", "Linear(4, 2)"]
+    assert model.layers[1].params["alpha"].dtype == np.float32
+    assert [name for name, _, _ in model.params_and_grads()] == ["0.W", "0.b", "1.alpha", "2.W", "2.b", "3.alpha",
+                                                                 "4.W", "4.b"]
+    # every other activation layer is built as before, without arguments
+    assert type(layers.ReLU.of_width(7, np.float32)) is layers.ReLU
+
+
+@pytest.mark.ch07
+def test_prelu_slope_gradient_sums_dout_times_z_on_the_negative_side():
+    z = np.array([[1.0, -2.0], [-1.0, 3.0], [-4.0, -1.0]])  # the chapter's self-check question
+    per_feature, shared = layers.PReLU(2), layers.PReLU(1)
+    for layer in (per_feature, shared):
+        layer.forward(z)
+        dz = layer.backward(np.ones_like(z))
+        np.testing.assert_array_equal(dz, [[1.0, 0.25], [0.25, 1.0], [0.25, 0.25]])
+    np.testing.assert_array_equal(per_feature.grads["alpha"], [-5.0, -3.0])
+    np.testing.assert_array_equal(shared.grads["alpha"], [-8.0])
+    out, cache = layers.prelu_forward(z, np.array([0.5, -1.0]))
+    np.testing.assert_array_equal(out, [[1.0, 2.0], [-0.5, 3.0], [-2.0, 1.0]])
+    dz, dalpha = layers.prelu_backward(2 * np.ones_like(z), cache)
+    np.testing.assert_array_equal(dalpha, [-10.0, -6.0])
+
+
+@pytest.mark.ch07
+def test_prelu_on_images_has_one_slope_per_channel_and_passes_the_gradient_check():
+    rng = np.random.default_rng(5)
+    layer = layers.PReLU(3)
+    layer.params["alpha"][:] = [0.2, -0.3, 0.7]
+    x = away_from_zero(rng, (2, 3, 4, 4))  # (m, C, H, W)
+    dout = rng.standard_normal(x.shape)
+    out = layer.forward(x)
+    assert out.shape == x.shape
+    np.testing.assert_array_equal(out[:, 1][x[:, 1] < 0], -0.3 * x[:, 1][x[:, 1] < 0])
+    dx = layer.backward(dout)
+    assert layer.grads["alpha"].shape == (3,)
+    assert_close(dx, numerical_gradient_of_output(lambda: layer.forward(x), x, dout), "dx")
+    assert_close(layer.grads["alpha"], numerical_gradient_of_output(lambda: layer.forward(x), layer.params["alpha"], dout),
+                 "dalpha")
+
+
+@pytest.mark.ch07
+def test_prelu_says_what_shape_it_expects():
+    with pytest.raises(ValueError, match=r"PReLU with 3 slopes expects input of shape \(m, 3, …\).*got \(2, 4\)"):
+        layers.PReLU(3).forward(np.ones((2, 4)))
+    with pytest.raises(ValueError, match=r"got \(5,\)"):
+        layers.PReLU(1).forward(np.ones(5))
+    for bad in (0, -2, 1.5):
+        with pytest.raises(ValueError, match="PReLU needs a positive number of slopes"):
+            layers.PReLU(bad)
+
+
+def torch_relative_error(actual, expected):
+    from nnbook.gradcheck import relative_error
+
+    return relative_error(actual, expected.detach().numpy())
+
+
+@pytest.mark.ch07
+@pytest.mark.parametrize("shape, num_parameters", [((7, 5), 5), ((7, 5), 1), ((3, 4, 2, 3), 4)],
+                         ids=["per-feature", "shared", "per-channel"])
+def test_prelu_matches_torch_in_float64(shape, num_parameters):
+    torch = import_torch()
+    rng = np.random.default_rng(num_parameters)
+    z = away_from_zero(rng, shape)
+    dout = rng.standard_normal(shape)
+    alpha = rng.uniform(-0.5, 0.8, num_parameters)
+    layer = layers.PReLU(num_parameters)
+    layer.params["alpha"][:] = alpha
+    out = layer.forward(z)
+    dz = layer.backward(dout)
+
+    reference = torch.nn.PReLU(num_parameters=num_parameters, dtype=torch.float64)
+    with torch.no_grad():
+        reference.weight.copy_(torch.from_numpy(alpha))
+    z_t = torch.tensor(z, requires_grad=True)
+    out_t = reference(z_t)
+    out_t.backward(torch.from_numpy(dout))
+    assert torch_relative_error(out, out_t) <= 1e-7
+    assert torch_relative_error(dz, z_t.grad) <= 1e-7
+    assert torch_relative_error(layer.grads["alpha"], reference.weight.grad) <= 1e-7
+
+
+@pytest.mark.ch07
+def test_arctan_layer_matches_torch_in_float64():
+    torch = import_torch()
+    rng = np.random.default_rng(11)
+    z = 3 * rng.standard_normal((6, 4))
+    dout = rng.standard_normal(z.shape)
+    layer = layers.Arctan()
+    out = layer.forward(z)
+    dz = layer.backward(dout)
+    z_t = torch.tensor(z, requires_grad=True)
+    out_t = torch.atan(z_t)
+    out_t.backward(torch.from_numpy(dout))
+    assert torch_relative_error(out, out_t) <= 1e-7
+    assert torch_relative_error(dz, z_t.grad) <= 1e-7

@@ -165,3 +165,84 @@ def test_graph_drawing_without_gradients_and_with_arrays():
     assert len(boxes) == 6 and len(arrows) == 5 and ax.get_title() == "a layer"   # X, W, W.T, @, relu, sum
     texts = [t.get_text() for t in ax.texts]
     assert len(texts) == 6 and "input\nshape (4, 3)" in texts and "relu\nshape (4, 2)" in texts
+
+
+def test_paths_on_contours_draw_the_levels_each_path_its_start_and_the_minimum():
+    f = lambda P: P[:, 0] ** 2 + 4 * P[:, 1] ** 2  # noqa: E731
+    paths = {"gd": np.array([[1.0, 1.0], [0.5, -0.5], [0.2, 0.1]]), "other": np.array([[1.0, 1.0], [0.0, 0.0]])}
+    ax = plots.plot_paths_on_contours(f, paths, (-2, 2), (-1.5, 1.5), levels=[0.5, 1.0, 2.0], minimum=(0, 0),
+                                      title="a bowl")
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    np.testing.assert_allclose(lines["gd"].get_xydata(), paths["gd"])
+    np.testing.assert_allclose(lines["other"].get_xydata(), paths["other"])
+    np.testing.assert_allclose(lines["start"].get_xydata(), [[1.0, 1.0]])   # one dot for the shared start
+    np.testing.assert_allclose(lines["minimum"].get_xydata(), [[0.0, 0.0]])
+    crosses = [line for line in ax.get_lines() if line.get_marker() == "x"]
+    assert [tuple(c.get_xydata()[0]) for c in crosses] == [(0.2, 0.1), (0.0, 0.0)]  # each path ends in a cross
+    contour = next(c for c in ax.collections if hasattr(c, "levels"))
+    np.testing.assert_allclose(contour.levels, [0.5, 1.0, 2.0])
+    assert ax.get_title() == "a bowl" and ax.get_xlim() == (-2, 2) and ax.get_ylim() == (-1.5, 1.5)
+
+
+def test_paths_on_contours_without_dots():
+    ax = plots.plot_paths_on_contours(lambda P: P[:, 0] ** 2, {"p": np.array([[1.0, 0.0], [0.5, 0.0]])}, (-1, 1),
+                                      (-1, 1), marker_size=0)
+    assert next(line for line in ax.get_lines() if line.get_label() == "p").get_marker() == "None"
+
+
+def test_paths_on_contours_reject_a_path_that_is_not_in_the_plane():
+    with pytest.raises(ValueError, match=r"paths\['bad'\] must have shape \(T \+ 1, 2\), got \(3, 3\)"):
+        plots.plot_paths_on_contours(lambda P: P[:, 0], {"bad": np.zeros((3, 3))}, (0, 1), (0, 1))
+
+
+def test_activation_grid_draws_each_function_and_its_derivative():
+    from nnbook.activations import get_activation
+
+    names = ["sigmoid", "relu", "arctan"]
+    z = np.linspace(-3, 3, 61)
+    fig = plots.plot_activation_grid(names, z=z, n_columns=2)
+    axes = fig.axes
+    assert len(axes) == 4 and not axes[3].axison  # the unused panel is switched off
+    for ax, name in zip(axes, names):
+        assert ax.get_title() == name
+        g, dg = [line for line in ax.get_lines() if len(line.get_xdata()) == len(z)]
+        np.testing.assert_allclose(g.get_ydata(), get_activation(name).function(z))
+        np.testing.assert_allclose(dg.get_ydata(), get_activation(name).derivative(z))
+
+
+def test_layer_histograms_stack_one_histogram_per_layer_on_a_shared_range():
+    rng = np.random.default_rng(0)
+    samples = [rng.standard_normal(1000) * scale for scale in (1.0, 0.5, 0.1)]
+    ax = plots.plot_layer_histograms(samples, bins=20, title="activations")
+    assert len(ax.collections) == 3 and ax.get_title() == "activations"
+    assert ax.get_ylim() == (0, 3)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "2", "3"]
+    low, high = ax.get_xlim()
+    assert low == -high and high == pytest.approx(np.percentile(np.abs(samples[0]), 99.9))
+    for layer, band in enumerate(ax.collections):  # each histogram sits in its own band, scaled to 0.9
+        ys = band.get_paths()[0].vertices[:, 1]
+        assert ys.min() == pytest.approx(layer) and ys.max() == pytest.approx(layer + 0.9)
+    ax = plots.plot_layer_histograms([np.zeros(10), np.ones(10)], value_range=(-2, 2))
+    assert ax.get_xlim() == (-2, 2)
+
+
+def test_layer_histograms_of_relu_outputs_can_leave_out_the_zeros():
+    values = np.concatenate([np.zeros(900), np.linspace(0.1, 2.0, 100)])  # nine zeros for each positive value
+    kept = plots.plot_layer_histograms([values], bins=10, drop_zeros=True)
+    assert kept.get_xlim() == (0.0, pytest.approx(np.percentile(values[values > 0], 99.9)))  # no negative side
+    heights = kept.collections[0].get_paths()[0].vertices[:, 1]
+    assert heights.max() == pytest.approx(0.9)
+    band = plots.plot_layer_histograms([values], bins=10)
+    top = band.collections[0].get_paths()[0].vertices[:, 1]
+    assert np.sort(np.unique(np.round(top, 6)))[-2] < 0.2  # with the zeros, the positive values are squashed flat
+
+
+def test_std_per_layer_draws_dots_for_measurements_and_lines_for_predictions():
+    measured = {"a": np.array([1.0, 0.5, 0.25]), "b": np.array([1.0, 2.0, 4.0])}
+    ax = plots.plot_std_per_layer(measured, {"a": np.array([1.0, 0.5, 0.25])}, title="std")
+    lines = ax.get_lines()
+    assert [line.get_linestyle() for line in lines] == ["None", "-", "None"]
+    np.testing.assert_array_equal(lines[0].get_xdata(), [1, 2, 3])
+    np.testing.assert_array_equal(lines[2].get_ydata(), [1.0, 2.0, 4.0])
+    assert ax.get_yscale() == "log" and ax.get_title() == "std"
+    assert lines[0].get_color() == lines[1].get_color()

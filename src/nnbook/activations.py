@@ -62,6 +62,21 @@ def leaky_relu_derivative(z, slope=0.01):
     return np.where(np.asarray(z) > 0, 1.0, slope)
 
 
+def prelu(z, alpha=0.25):
+    """Parametric ReLU: ``z`` for ``z > 0``, ``α z`` otherwise, with a slope ``α`` that is *learned*.
+
+    Here ``alpha`` is a number; the layer :class:`nnbook.layers.PReLU` holds it as a
+    trained parameter, one per feature, and computes ``dα`` as well.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    return np.where(z > 0, z, alpha * z)
+
+
+def prelu_derivative(z, alpha=0.25):
+    """``1`` for ``z > 0``, ``α`` otherwise (the derivative with respect to ``z``; ``∂g/∂α = z [z < 0]``)."""
+    return np.where(np.asarray(z) > 0, 1.0, alpha)
+
+
 def elu(z, alpha=1.0):
     """Exponential linear unit: ``z`` for ``z > 0``, ``α (e^z − 1)`` otherwise."""
     z = np.asarray(z, dtype=np.float64)
@@ -69,7 +84,7 @@ def elu(z, alpha=1.0):
 
 
 def elu_derivative(z, alpha=1.0):
-    """``1`` for ``z > 0``, ``α e^z`` otherwise."""
+    """``1`` for ``z > 0``, ``α e^z = elu(z) + α`` otherwise."""
     z = np.asarray(z, dtype=np.float64)
     return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0.0)))
 
@@ -82,6 +97,18 @@ def softplus(z):
 def softplus_derivative(z):
     """``softplus'(z) = σ(z)``."""
     return sigmoid(z)
+
+
+def arctan(z):
+    """``arctan z``, an S-shaped curve like tanh, with values in ``(−π/2, π/2)``."""
+    return np.arctan(np.asarray(z, dtype=np.float64))
+
+
+def arctan_derivative(z):
+    """``arctan'(z) = 1 / (1 + z²)``: 1 at 0, and it decays like ``1/z²``, slower than tanh's ``4 e^{−2|z|}``."""
+    z = np.asarray(z, dtype=np.float64)
+    with np.errstate(over="ignore"):  # z² overflows to inf beyond 1e154, and 1 / inf = 0 is right
+        return 1.0 / (1.0 + z * z)
 
 
 def step(z):
@@ -163,8 +190,10 @@ ACTIVATIONS = {
         Activation("tanh", tanh, tanh_derivative, "Tanh", "xavier"),
         Activation("relu", relu, relu_derivative, "ReLU", "he"),
         Activation("leaky_relu", leaky_relu, leaky_relu_derivative, "LeakyReLU", "he"),
+        Activation("prelu", prelu, prelu_derivative, "PReLU", "he"),
         Activation("elu", elu, elu_derivative, "ELU", "he"),
         Activation("softplus", softplus, softplus_derivative, "Softplus", "xavier"),
+        Activation("arctan", arctan, arctan_derivative, "Arctan", "xavier"),
         Activation("step", step, step_derivative),
         Activation("identity", identity, identity_derivative, "Identity", "xavier"),
     )

@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .normalization import Standardizer
 from .validation import as_float_array, check_finite, check_ndim, check_positive, check_rows_match
 
 # scikit-learn takes over a second to import, so the functions that use it import it themselves.
@@ -298,10 +299,8 @@ def standardize(X_train, X_test):
             f"X_train has {X_train.shape[1]} features (shape {X_train.shape}) but X_test has "
             f"{X_test.shape[1]} (shape {X_test.shape}); they must have the same features"
         )
-    constant = np.ptp(X_train, axis=0) == 0
-    mu = np.where(constant, X_train[0], X_train.mean(axis=0))  # exact for constant features
-    sigma = np.where(constant, 1.0, X_train.std(axis=0))
-    return (X_train - mu) / sigma, (X_test - mu) / sigma
+    scaler = Standardizer().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test)
 
 
 # ---------------------------------------------------------------------------

@@ -159,6 +159,15 @@ class ActivationLayer(Layer):
     def __repr__(self):
         return f"{type(self).__name__}()"
 
+    @classmethod
+    def of_width(cls, n, dtype=np.float64):
+        """The layer as :func:`mlp` builds it after a ``Linear`` layer of ``n`` outputs in ``dtype``.
+
+        An activation without parameters needs neither: this is ``cls()``. One with
+        parameters (:class:`PReLU`) uses them to give each feature its own.
+        """
+        return cls()
+
     def forward(self, z):
         self.cache = z
         return self.activation.function(z).astype(z.dtype, copy=False)
@@ -213,6 +222,84 @@ class Softplus(ActivationLayer):
 class Identity(ActivationLayer):
     def __init__(self):
         super().__init__("identity")
+
+
+class Arctan(ActivationLayer):
+    def __init__(self):
+        super().__init__("arctan")
+
+
+def _slopes_like(alpha, z):
+    """``alpha : (k,)`` shaped ``(1, k, 1, …)`` to act along axis 1 of ``z`` (features, or channels of images)."""
+    if z.ndim < 2 or alpha.size not in (1, z.shape[1]):
+        raise ValueError(f"PReLU with {alpha.size} slopes expects input of shape (m, {alpha.size}, …) or, with one "
+                         f"slope, any (m, n, …), got {z.shape}")
+    return alpha.reshape((1, -1) + (1,) * (z.ndim - 2))
+
+
+def prelu_forward(z, alpha):
+    """``out = z`` where ``z > 0`` and ``α_j z`` elsewhere: a ReLU whose negative slope ``α_j`` is trained.
+
+    ``z : (m, n)``, or images ``(m, C, H, W)``; ``alpha : (k,)`` with ``k = n``
+    (``k = C`` for images: one slope per channel) or ``k = 1`` (one slope shared by
+    all). Returns ``(out, cache)`` with ``out`` shaped like ``z`` and ``cache = (z, alpha)``.
+    """
+    return np.where(z > 0, z, _slopes_like(alpha, z) * z), (z, alpha)
+
+
+def prelu_backward(dout, cache):
+    """From ``dout`` (shaped like ``z``) to ``dz`` and ``dα : (k,)``.
+
+    ``dz = dout`` where ``z > 0`` and ``α_j dout`` elsewhere, as for a leaky ReLU;
+    ``dα_j = Σ dout · z · [z < 0]``, summed over every entry that slope ``j`` acts on
+    (the batch, the pixels of its channel; everything when ``k = 1``), since
+    ``∂out/∂α_j = z`` there and ``0`` where ``z > 0``.
+    """
+    z, alpha = cache
+    dz = np.where(z > 0, dout, _slopes_like(alpha, z) * dout)
+    negative_part = dout * np.minimum(z, 0)  # dout · z · [z < 0]
+    if alpha.size == 1:
+        dalpha = np.array([negative_part.sum()])
+    else:
+        dalpha = negative_part.sum(axis=(0, *range(2, z.ndim)))
+    return dz, dalpha.astype(alpha.dtype, copy=False)
+
+
+class PReLU(ActivationLayer):
+    """Parametric ReLU (He et al., 2015): a leaky ReLU whose slopes ``params["alpha"] : (num_parameters,)`` are trained.
+
+    ``num_parameters = n`` gives each of the ``n`` features (each channel, for
+    images ``(m, C, H, W)``) its own slope, as ``torch.nn.PReLU(num_parameters=n)``;
+    ``num_parameters = 1`` shares one slope among all of them (PyTorch's default).
+    :func:`mlp` builds one slope per feature. The slopes start at ``init`` (0.25, as
+    in He et al. and PyTorch). ``forward`` caches ``z`` and the slopes; ``backward``
+    returns ``dz`` and fills ``grads["alpha"]`` (:func:`prelu_forward`, :func:`prelu_backward`).
+    """
+
+    def __init__(self, num_parameters=1, init=0.25, dtype=np.float64):
+        super().__init__("prelu")
+        if not (isinstance(num_parameters, (int, np.integer)) and num_parameters >= 1):
+            raise ValueError(f"PReLU needs a positive number of slopes, got num_parameters={num_parameters!r}")
+        self.params = {"alpha": np.full(int(num_parameters), init, dtype=dtype)}
+        self.zero_grad()
+
+    def __repr__(self):
+        return f"PReLU({self.params['alpha'].size})"
+
+    @classmethod
+    def of_width(cls, n, dtype=np.float64):
+        """One slope per feature: ``PReLU(n, dtype=dtype)``."""
+        return cls(n, dtype=dtype)
+
+    def forward(self, z):
+        out, self.cache = prelu_forward(z, self.params["alpha"])
+        return out.astype(z.dtype, copy=False)
+
+    def backward(self, dout):
+        z, _ = self._cached()
+        self._check_dout(dout, z.shape)
+        dz, self.grads["alpha"] = prelu_backward(dout, self.cache)
+        return dz.astype(z.dtype, copy=False)
 
 
 class Flatten(Layer):
@@ -300,7 +387,8 @@ def mlp(sizes, activation="relu", init=None, seed=0, dtype=np.float64, input_gra
     The last layer has no activation: pair it with :class:`~nnbook.losses.SoftmaxCrossEntropy`.
     ``activation`` is a name of :data:`nnbook.activations.ACTIVATIONS`, which
     gives its layer class and the initialization ``init`` defaults to (He for
-    ReLU-like activations, Xavier otherwise).
+    ReLU-like activations, Xavier otherwise); each activation layer is built by
+    ``of_width`` for the width of the layer before it (a :class:`PReLU` gets one slope per unit).
     ``input_grad=False`` makes the first layer skip ``dx``, which training does not
     need, so ``backward`` returns ``None`` (see :class:`Linear`).
     """
@@ -312,5 +400,5 @@ def mlp(sizes, activation="relu", init=None, seed=0, dtype=np.float64, input_gra
     layers = []
     for index, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         linear = Linear(n_in, n_out, init, rng, dtype, input_grad=input_grad or index > 0)
-        layers += [linear, chosen.layer()]
+        layers += [linear, chosen.layer.of_width(n_out, dtype)]
     return Sequential(*layers[:-1])

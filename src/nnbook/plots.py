@@ -293,3 +293,123 @@ def plot_graph(output, names=None, ax=None, show_grad=True, title=None):
     if title:
         ax.set_title(title, fontsize=10)
     return ax
+
+
+def plot_paths_on_contours(f, paths, xlim, ylim, ax=None, levels=20, resolution=200, minimum=None, title=None,
+                           marker_size=2.0):
+    """Draw the contour lines of ``f`` on the rectangle ``xlim × ylim`` and, on top, the paths of optimizers.
+
+    ``f`` maps points ``(k, 2)`` to values ``(k,)``; ``levels`` is a number of
+    contour lines or their values (geometric values suit a function that spans
+    several orders of magnitude). ``paths`` is a dict ``{"label": array (T + 1, 2)}``,
+    row ``t`` the point after ``t`` steps: each path is a line through its points
+    (dots of ``marker_size`` points; 0 for none), ending in a cross; the starting
+    points are black dots and ``minimum``, if given, a star.
+    """
+    checked = {}
+    for label, path in paths.items():
+        path = check_ndim(as_float_array(path, f"paths[{label!r}]"), f"paths[{label!r}]", 2)
+        if path.shape[1] != 2:
+            raise ValueError(f"paths[{label!r}] must have shape (T + 1, 2), got {path.shape}")
+        checked[label] = path
+    ax = _axes(ax, (5.5, 4.5))
+    xx, yy = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
+    zz = np.asarray(f(np.column_stack([xx.ravel(), yy.ravel()])), dtype=float).reshape(xx.shape)
+    ax.contour(xx, yy, zz, levels=levels, colors="0.6", linewidths=0.6)
+    for k, (label, path) in enumerate(checked.items()):
+        colour = f"C{k}"
+        ax.plot(path[:, 0], path[:, 1], "-o" if marker_size else "-", color=colour, lw=1.0, ms=marker_size, label=label)
+        ax.plot(path[-1, 0], path[-1, 1], "x", color=colour, ms=8, mew=2)
+    starts = np.unique(np.array([path[0] for path in checked.values()]), axis=0) if checked else np.empty((0, 2))
+    ax.plot(starts[:, 0], starts[:, 1], "o", color="k", ms=6, label="start")
+    if minimum is not None:
+        ax.plot(*np.asarray(minimum, dtype=float), "*", color="gold", mec="k", ms=14, label="minimum")
+    ax.set(xlim=xlim, ylim=ylim, xlabel="$x_1$", ylabel="$x_2$")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_activation_grid(names, z=None, n_columns=5, axes_size=(2.7, 2.2)):
+    """One panel per activation of :data:`nnbook.activations.ACTIVATIONS`: ``g(z)`` (solid) and ``g'(z)`` (dashed).
+
+    ``names`` lists registry names; ``z`` the points to draw (401 points on ``[−4, 4]``
+    by default). Returns the figure.
+    """
+    from .activations import get_activation
+
+    z = np.linspace(-4, 4, 401) if z is None else as_float_array(z, "z")
+    n_rows = int(np.ceil(len(names) / n_columns))
+    fig, axes = plt.subplots(n_rows, n_columns, figsize=(axes_size[0] * n_columns, axes_size[1] * n_rows),
+                             squeeze=False)
+    for ax, name in zip(axes.ravel(), names):
+        activation = get_activation(name)
+        ax.axhline(0, color="0.8", lw=0.8)
+        ax.axvline(0, color="0.8", lw=0.8)
+        ax.plot(z, activation.function(z), color="C0", label="$g(z)$")
+        ax.plot(z, activation.derivative(z), color="C3", ls="--", label="$g'(z)$")
+        ax.set_title(name, fontsize=10)
+        ax.tick_params(labelsize=8)
+    for ax in axes.ravel()[len(names):]:
+        ax.axis("off")
+    axes.ravel()[0].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_layer_histograms(samples, ax=None, bins=60, value_range=None, title=None, xlabel=None, drop_zeros=False):
+    """Histograms of one set of values per layer, stacked upwards (layer 1 at the bottom), on a shared axis.
+
+    ``samples`` is a list of 1-D arrays, one per layer. Each histogram is scaled to
+    the same height, so the shapes compare and not the counts. ``value_range`` is
+    ``(low, high)``; by default it reaches out to the largest ``|value|`` of all
+    layers' 99.9th percentiles, on both sides of 0 or, when no value is negative,
+    on the positive side only. Values outside the range are counted in the end bins.
+    ``drop_zeros=True`` leaves out the values that are exactly 0 (the half of a ReLU
+    layer's outputs that would dwarf the rest). Returns the axes.
+    """
+    ax = _axes(ax, (4, 4.5))
+    samples = [np.asarray(values, dtype=float).ravel() for values in samples]
+    if drop_zeros:
+        samples = [values[values != 0] for values in samples]
+    if value_range is None:
+        nonempty = [values for values in samples if values.size]
+        largest = max((float(np.percentile(np.abs(values), 99.9)) for values in nonempty), default=0.0) or 1.0
+        negative = any(values.min() < 0 for values in nonempty)
+        value_range = (-largest if negative else 0.0, largest)
+    edges = np.linspace(*value_range, bins + 1)
+    colours = plt.cm.viridis(np.linspace(0, 0.9, len(samples)))
+    for layer, (values, colour) in enumerate(zip(samples, colours)):
+        counts, _ = np.histogram(np.clip(values, *value_range), bins=edges)
+        height = 0.9 * counts / max(counts.max(), 1)
+        ax.fill_between(edges, layer, layer + np.append(height, height[-1]), step="post", color=colour, alpha=0.8, lw=0)
+    ax.set(xlim=value_range, ylim=(0, len(samples)), yticks=np.arange(len(samples)) + 0.4,
+           yticklabels=[str(layer + 1) for layer in range(len(samples))], ylabel="layer")
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax
+
+
+def plot_std_per_layer(measured, predicted=None, ax=None, ylabel="standard deviation", title=None):
+    """Standard deviations against the layer, log scale: ``measured`` as dots, ``predicted`` as lines of the same colour.
+
+    Both are dicts ``{label: array of shape (depth,)}`` (``predicted`` may be None or
+    miss some labels); layer ``l`` is index ``l − 1``. Returns the axes.
+    """
+    ax = _axes(ax, (5, 3.8))
+    predicted = predicted or {}
+    for k, (label, values) in enumerate(measured.items()):
+        layers = np.arange(1, len(values) + 1)
+        ax.plot(layers, values, "o", color=f"C{k}", ms=4, label=label)
+        if label in predicted:
+            ax.plot(layers, predicted[label], "-", color=f"C{k}", lw=1.2, alpha=0.8)
+    ax.set_yscale("log")
+    ax.set(xlabel="layer $l$", ylabel=ylabel)
+    ax.grid(alpha=0.3, which="major")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return ax
