@@ -11,8 +11,8 @@ submissions, links and FIFOs included), no hidden test code or reference value
 in any feedback, nothing written into the course by a student, the first
 student's grade unchanged, every student in the summary.
 
-ex01's corpus attacks the kernel and the verdicts as well as the files; ex02's
-and ex03's the files, markup and ids. ``tests/adversarial/limits.py``, when it
+ex01's corpus attacks the kernel and the verdicts as well as the files; ex02's,
+ex03's and ex04's the files, markup and ids. ``tests/adversarial/limits.py``, when it
 exists, adds its cases to ex01's.
 
 It needs bubblewrap (``apt-get install -y bubblewrap``) and is skipped without
@@ -32,7 +32,7 @@ import time
 
 import nbformat
 import pytest
-from adversarial import ex01, ex02, ex03
+from adversarial import ex01, ex02, ex03, ex04
 from nbgrader_course import (
     assert_inert_html,
     cell_scores,
@@ -60,7 +60,7 @@ def corpus_cases(module):
     return cases
 
 
-EXERCISES = {module.ASSIGNMENT: (module, corpus_cases(module)) for module in (ex01, ex02, ex03)}
+EXERCISES = {module.ASSIGNMENT: (module, corpus_cases(module)) for module in (ex01, ex02, ex03, ex04)}
 ALL_CASES = [pytest.param(assignment, case, id=f"{assignment}-{re.sub(r'[^A-Za-z0-9_]', '_', case.student)}")
              for assignment, (_, cases) in EXERCISES.items() for case in cases]
 

@@ -1,11 +1,11 @@
-"""``nnbook-autograde`` grades ex03 and ex02 as plain nbgrader does, sandboxed.
+"""``nnbook-autograde`` grades ex02, ex03 and ex04 as plain nbgrader does, sandboxed.
 
 The adversarial corpora (``test_autograde_corpus.py``) attack every exercise
-(ex01's also the kernel and the verdicts). Here ex02 and ex03 go through the
+(ex01's also the kernel and the verdicts). Here ex02, ex03 and ex04 go through the
 sandboxed command with honest and partly correct students, to show that their interfaces (dicts of arrays for ex03,
-shapes, axes and graphs as plain data for ex02) cross the plain-data bridge:
-each student gets exactly the total of the nbgrader round trips
-(``test_nbgrader_ex03.py``, ``test_nbgrader_ex02.py``), and no feedback shows
+shapes, axes and graphs as plain data for ex02, tuples of arrays carried from step to step and keyword arguments for
+ex04) cross the plain-data bridge: each student gets exactly the total of the nbgrader round trips
+(``test_nbgrader_ex03.py``, ``test_nbgrader_ex02.py``, ``test_nbgrader_ex04.py``), and no feedback shows
 hidden test code.
 """
 
@@ -16,7 +16,17 @@ import sys
 import nbformat
 import pytest
 import test_nbgrader_ex02 as ex02
-from nbgrader_course import cells_by_id, make_course, nbgrader_env, secret_lines, submission, submit, written_answer
+import test_nbgrader_ex04 as ex04
+from nbgrader_course import (
+    cells_by_id,
+    make_course,
+    nbgrader_env,
+    page_text,
+    secret_lines,
+    submission,
+    submit,
+    written_answer,
+)
 from optional import require_sandbox
 
 pytestmark = pytest.mark.autograde
@@ -75,3 +85,20 @@ def test_ex02_is_graded_sandboxed_like_nbgrader(tmp_path):
     totals = grade(course, ex02.ASSIGNMENT)
     assert totals == {"honest": 16.0, "untouched": 0.0, "partial": 6.0, "borrower": 14.0}
     assert_no_hidden_code_in_feedback(course, ex02.ASSIGNMENT, ex02.NOTEBOOK, source)
+
+
+def test_ex04_is_graded_sandboxed_like_nbgrader(tmp_path):
+    """The students of ``test_nbgrader_ex04.py``, the borrower of ``nnbook.optim`` included (its import fails in the
+    sandbox, where plain nbgrader's ``own_work`` refuses the call: the same points lost)."""
+    require_sandbox()
+    course = make_course(tmp_path, [ex04.ASSIGNMENT])
+    extra = {student: (lambda answers, student=student: ex04.student_answers(answers, student)) for student in ex04.STUDENTS}
+    source = students(course, ex04.ASSIGNMENT, ex04.NOTEBOOK, ex04.FUNCTIONS, extra)
+    totals = grade(course, ex04.ASSIGNMENT)
+    expected = {"honest": 12.0, "untouched": 0.0, **{student: ex04.TOTALS[student] for student in ex04.STUDENTS}}
+    assert totals == expected
+    assert_no_hidden_code_in_feedback(course, ex04.ASSIGNMENT, ex04.NOTEBOOK, source)
+    for student, hint in [("t_from_zero", "the bias correction uses t - 1, as if t counted the steps already taken"),
+                          ("stateless", "the running means ignore the m and v they were given")]:
+        page = page_text((course / "feedback" / student / ex04.ASSIGNMENT / "optimizers.html").read_text())
+        assert hint in page, student  # the diagnostics cross the bridge, the hidden tests' included

@@ -4,16 +4,26 @@ The visible tests of ex03 give the backward passes a cache written out in the
 setup cell, and compare each gradient with a literal array. Both must be what
 the package's layers compute: the cache from the parameters of the setup cell,
 the gradients from that cache. A test here recomputes them and compares.
+
+The visible tests of ex04 run the optimizer steps once and over several steps,
+feeding each step what the one before returned. Here they run with
+``nnbook.optim``'s own steps and schedules in place of the student's functions,
+and every value they compare with must be what the package returns, to 1e-14;
+each known mistake they name must be a value clearly apart from it. (That each
+such value is what the mistake gives is checked in ``test_nbgrader_ex04.py``,
+which runs an implementation of every mistake through these tests.)
 """
 
 import ast
+import contextlib
 
 import nbformat
 import numpy as np
 import pytest
 from nbgrader_course import ROOT, cells_by_id
 
-from nnbook import layers
+from nnbook import grading, layers, optim
+from nnbook.gradcheck import relative_error
 from nnbook.losses import SoftmaxCrossEntropy
 
 NOTEBOOK = ROOT / "solutions" / "ex03" / "backprop_by_hand.ipynb"
@@ -95,3 +105,41 @@ def test_the_deep_cache_and_gradients_are_the_references(setup):
     assert set(literals) == set(expected)
     for quantity, value in expected.items():
         np.testing.assert_allclose(literals[quantity], value, rtol=1e-14, atol=1e-17, err_msg=quantity)
+
+
+EX04 = ROOT / "solutions" / "ex04" / "optimizers.ipynb"
+EX04_VISIBLE = ("test_momentum_step", "test_rmsprop_step", "test_adam_step", "test_adam_bias_correction",
+                "test_warmup_cosine_lr", "test_decoupled_weight_decay")
+
+
+def package_schedule(t, lr_max, warmup_steps, total_steps, lr_min=0.0):
+    """``warmup_cosine_lr`` of ex04, from the package's schedules."""
+    return optim.Warmup(optim.CosineDecay(lr_max, total_steps - warmup_steps, lr_min), warmup_steps)(t)
+
+
+def test_the_values_of_the_optimizer_tests_are_the_packages(monkeypatch):
+    cells = cells_by_id(nbformat.read(EX04, as_version=4))
+    compared = []
+
+    def compare(name, actual, expected, batch_size=None, kind="gradient", mistakes=None):
+        """In place of grading.check_array: ``actual`` is the package's answer, ``expected`` the test's value."""
+        actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+        np.testing.assert_allclose(expected, actual, rtol=1e-14, atol=0, err_msg=name)
+        for description, wrong in (mistakes or {}).items():
+            wrong = np.asarray(wrong, dtype=np.float64)
+            apart = wrong.shape != expected.shape or np.isnan(wrong).any() or relative_error(wrong, expected) > 1e-6
+            assert apart, f"{name}: the mistake {description!r} is the right value"
+        compared.append(name)
+
+    monkeypatch.setattr(grading, "check_array", compare)
+    monkeypatch.setattr(grading, "own_work", lambda function_name, allowed=None: contextlib.nullcontext())
+    namespace = {"momentum_step": optim.momentum_step, "rmsprop_step": optim.rmsprop_step, "adam_step": optim.adam_step,
+                 "warmup_cosine_lr": package_schedule, "decoupled_weight_decay": optim.decoupled_weight_decay}
+    exec(compile(cells["setup"].source, "<setup of ex04>", "exec"), namespace)  # noqa: S102 (our own notebook)
+    for grade_id in EX04_VISIBLE:
+        before = len(compared)
+        exec(compile(cells[grade_id].source, grade_id, "exec"), namespace)  # noqa: S102
+        assert len(compared) > before, grade_id
+    # one step and three steps of each update, each with its state; the bias correction's three steps; two schedules;
+    # three weight decays
+    assert len(compared) == (2 + 2 + 6) + (2 + 6) + (3 + 9) + 3 + 2 + 3

@@ -214,6 +214,32 @@ def test_nan_and_inf_are_located_and_explained(bad, shown):
     )
 
 
+def test_a_known_mistake_that_divides_by_zero_is_named_by_its_nan():
+    # Adam's bias correction with the exponent t - 1 at the first step: m / (1 - beta1**0) = m / 0
+    w, m = np.array([1.0, -2.0, 0.5]), np.array([0.1, 0.0, -0.3])
+    with np.errstate(all="ignore"):
+        divided_by_zero = w - 0.1 * (m / 0.0) / (np.abs(m / 0.0) + 1e-8)  # nan where m != 0, and 0 / 0 = nan
+    assert np.isnan(divided_by_zero).all()
+    mistakes = {"t counts from 1: 1 - beta1**0 is 0.": divided_by_zero, "the step is missing.": w}
+    message = failure(grading.check_array, "w_new", divided_by_zero, w - 0.1 * np.sign(m), kind="value",
+                      mistakes=mistakes)
+    assert message.endswith("use a numerically stable formula. Likely mistake: t counts from 1: 1 - beta1**0 is 0.")
+    # a NaN elsewhere, or other finite values, is not that mistake
+    other = divided_by_zero.copy()
+    other[1] = 0.0
+    message = failure(grading.check_array, "w_new", other, w - 0.1 * np.sign(m), kind="value", mistakes=mistakes)
+    assert "Likely mistake" not in message
+    partly = np.array([np.nan, -2.0, 0.5])
+    mistakes = {"one nan.": np.array([np.nan, -2.0, 0.5 + 1e-13]), "another nan.": np.array([np.nan, -2.0, 0.7]),
+                "an inf.": np.array([np.inf, -2.0, 0.5])}
+    message = failure(grading.check_array, "w_new", partly, w, kind="value", mistakes=mistakes)
+    assert message.endswith("Likely mistake: one nan.")
+    with grading.hidden("w_new"):  # the hint, and still no number
+        message = failure(grading.check_array, "w_new", partly, w, kind="value", mistakes=mistakes)
+    assert message == ("w_new: contains 1 NaN or inf value(s), the first at index (0,). An exp that overflows, a log "
+                       "of 0 or a division by 0 gives them: use a numerically stable formula. Likely mistake: one nan.")
+
+
 # ---- wrong values -------------------------------------------------------------------------------------------------
 
 

@@ -17,7 +17,10 @@ For every exercise, one sandboxed grading run of these made-up students:
   by central differences (the usual step ``h = 1e-5``) instead of the
   derivative. It must earn none of ``f``'s points: the tolerances
   (``nnbook.grading.TOLERANCES``) reject the estimate, and the hidden tests'
-  large inputs would make it too slow anyway.
+  large inputs would make it too slow anyway. The optimizer updates of ex04
+  have no derivative to estimate; their estimate is ``adam_step`` computed in
+  single precision (float32), right to about 1e-7 as a central difference is
+  to about 1e-10: the tolerance of a value (1e-10) rejects it too.
 
 It needs bubblewrap (``apt-get install -y bubblewrap``) and is skipped without
 it, unless ``NNBOOK_REQUIRE_SANDBOX=1``.
@@ -44,17 +47,20 @@ from optional import require_sandbox
 
 pytestmark = pytest.mark.autograde
 
-NOTEBOOKS = {"ex01": "perceptron_logistic.ipynb", "ex02": "computation_graphs.ipynb", "ex03": "backprop_by_hand.ipynb"}
+NOTEBOOKS = {"ex01": "perceptron_logistic.ipynb", "ex02": "computation_graphs.ipynb", "ex03": "backprop_by_hand.ipynb",
+             "ex04": "optimizers.ipynb"}
 FUNCTIONS = {
     "ex01": ("perceptron_update", "sigmoid", "binary_cross_entropy", "bce_gradients", "gradient_descent_step"),
     "ex02": ("mul_backward", "add_backward", "matmul_backward", "exp_backward", "log_backward", "sum_backward",
              "sigmoid_backward", "backprop"),
     "ex03": ("one_hidden_forward", "one_hidden_backward", "deep_forward", "deep_backward"),
+    "ex04": ("momentum_step", "rmsprop_step", "adam_step", "warmup_cosine_lr", "decoupled_weight_decay"),
 }
 # the test cells of a function whose name is not in their grade id
 EXTRA_CELLS = {
     "one_hidden_backward": ("one_hidden_dW2", "one_hidden_db2", "one_hidden_dW1", "one_hidden_db1", "one_hidden_dX"),
     "deep_backward": ("deep_output_layer", "deep_hidden_layers", "deep_dX"),
+    "adam_step": ("adam_bias_correction",),
 }
 
 CENTRAL_DIFFERENCE = '''
@@ -129,6 +135,15 @@ def deep_backward(y, cache, params):
 
     return {**{"d" + name: central_difference(cost, P[name]) for name in P}, "dX": central_difference(cost, X)}
 ''',
+    "adam_step": '''
+def adam_step(w, dw, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
+    w, dw, m, v = (np.asarray(x, dtype=np.float32) for x in (w, dw, m, v))  # single precision: about 7 digits
+    m_new = beta1 * m + (1 - beta1) * dw
+    v_new = beta2 * v + (1 - beta2) * dw**2
+    m_hat = m_new / (1 - beta1**t)
+    v_hat = v_new / (1 - beta2**t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), m_new, v_new
+''',
 }
 IN_PLACE = {  # exercise: (function, the argument it changes, an answer that changes it and is otherwise right)
     "ex01": ("sigmoid", "z", '''
@@ -162,6 +177,12 @@ def deep_backward(y, cache, params):
     params["W1"] -= 0.1 * grads["dW1"]  # a gradient step, in place: not the backward pass's job
     return grads
 '''),
+    "ex04": ("momentum_step", "v", '''
+def momentum_step(w, dw, v, lr, beta=0.9):
+    v *= beta  # the caller's running mean changes too
+    v += (1 - beta) * dw
+    return w - lr * v, v
+'''),
 }
 CRASH = {  # exercise: (function, an answer whose numpy call fails, the line that raises)
     "ex01": ("bce_gradients", '''
@@ -184,6 +205,11 @@ def one_hidden_backward(y, cache, params):
     return {"dW1": dZ1.T @ cache["A0"], "db1": dZ1.sum(axis=0), "dW2": dZ2.T @ cache["A1"], "db2": dZ2.sum(axis=0),
             "dX": dZ1 @ params["W1"]}
 ''', 'dZ1 = (dZ2 @ params["W1"]) * (1 - cache["A1"] ** 2)'),
+    "ex04": ("rmsprop_step", '''
+def rmsprop_step(w, dw, s, lr, rho=0.9, eps=1e-8):
+    s_new = rho * s + (1 - rho) * np.dot(dw, dw)  # dw squared as a matrix product: (n, k) times (n, k) does not fit
+    return w - lr * dw / (np.sqrt(s_new) + eps), s_new
+''', "s_new = rho * s + (1 - rho) * np.dot(dw, dw)"),
 }
 CONSTANT_MODEL = {  # ex03: a constant network, and the exact gradients of that constant network
     "one_hidden_forward": '''
@@ -198,7 +224,7 @@ def one_hidden_backward(y, cache, params):  # nothing of the constant model depe
 ''',
 }
 NUMERICAL_OF = {"ex01": ("bce_gradients",), "ex02": ("mul_backward", "exp_backward", "log_backward", "sigmoid_backward", "matmul_backward"),
-                "ex03": ("one_hidden_backward", "deep_backward")}
+                "ex03": ("one_hidden_backward", "deep_backward"), "ex04": ("adam_step",)}
 
 
 def cells_of(function, cells):

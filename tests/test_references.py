@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from nnbook import optim
 from nnbook.autograder import references
 
 
@@ -49,3 +50,37 @@ def test_one_hidden_network_is_exact_for_confident_mistakes():
     dZ2 = (exact_sigmoid - y) / 40
     assert np.allclose(grads["db2"], [dZ2.sum()], rtol=1e-13, atol=0)
     np.testing.assert_allclose(grads["dW2"], dZ2[None, :] @ cache["A1"], rtol=1e-12, atol=1e-15)
+
+
+def test_the_reference_runs_the_packages_steps_and_carries_their_state():
+    rng = np.random.default_rng(0)
+    w, grads = rng.standard_normal((2, 3)), [rng.standard_normal((2, 3)) for _ in range(3)]
+    m0, v0 = rng.standard_normal((2, 3)), rng.random((2, 3))
+    trajectory = references.optimizer_steps("adam_step", w, grads, (m0, v0), steps_taken=4, lr=0.1, beta1=0.8, eps=0.0)
+    state = (w, m0, v0)
+    for t, (dw, got) in enumerate(zip(grads, trajectory), start=5):
+        state = optim.adam_step(*state[:1], dw, *state[1:], t, 0.1, beta1=0.8, eps=0.0)
+        for a, b in zip(got, state):
+            np.testing.assert_array_equal(a, b)
+    # the optimizers of the package, which count the steps themselves, take the same steps
+    adam, model = optim.Adam(lr=0.1), type("OneParameter", (), {})()
+    model.w = w.copy()
+    model.params_and_grads = lambda: [("w", model.w, model.dw)]
+    for dw, (expected_w, expected_m, expected_v) in zip(grads, references.optimizer_steps(
+            "adam_step", w, grads, (np.zeros((2, 3)), np.zeros((2, 3))), lr=0.1)):
+        model.dw = dw
+        adam.step(model)
+        np.testing.assert_allclose(model.w, expected_w, rtol=1e-15)
+        np.testing.assert_allclose(adam.state["w"]["m"], expected_m, rtol=1e-15)
+    (w1, v1), (w2, v2) = references.optimizer_steps("momentum_step", w, grads[:2], (np.zeros((2, 3)),), lr=0.5, beta=0.5)
+    np.testing.assert_allclose(v2, 0.25 * grads[0] + 0.5 * grads[1])
+    np.testing.assert_allclose(w2, w - 0.5 * v1 - 0.5 * v2)
+    ((w1, s1),) = references.optimizer_steps("rmsprop_step", w, grads[:1], (np.zeros((2, 3)),), lr=0.5, eps=0.0)
+    np.testing.assert_allclose(w1, w - 0.5 * np.sign(grads[0]) / np.sqrt(0.1))
+
+
+def test_the_reference_schedule_is_a_warm_up_then_a_cosine():
+    rates = [references.warmup_cosine_lr(t, 0.1, 4, 12, 0.01) for t in range(15)]
+    np.testing.assert_allclose(rates[:5], [0.025, 0.05, 0.075, 0.1, 0.1])
+    np.testing.assert_allclose(rates[8], 0.01 + 0.09 / 2)  # half-way through the decay: the mean of the two ends
+    np.testing.assert_allclose(rates[12:], [0.01] * 3)

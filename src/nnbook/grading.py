@@ -183,9 +183,21 @@ def _broadcast_hint(actual_shape, expected_shape, batch_size):
 
 
 def _mistake_hints(actual, tol, mistakes):
-    """The descriptions of the known wrong answers that ``actual`` matches."""
+    """The descriptions of the known wrong answers that ``actual`` matches.
+
+    A wrong answer that holds NaN or inf (a division by 0) is matched by an
+    ``actual`` with the same NaN and inf at the same places and the same finite values.
+    """
     mistakes = mistakes or {}
-    return [hint for hint, wrong in mistakes.items() if _matches(actual, np.asarray(wrong, dtype=np.float64), tol)]
+    return [hint for hint, wrong in mistakes.items() if _same_answer(actual, np.asarray(wrong, dtype=np.float64), tol)]
+
+
+def _same_answer(actual, wrong, tol):
+    finite = np.isfinite(actual)
+    if np.all(finite):
+        return _matches(actual, wrong, tol)
+    return (actual.shape == wrong.shape and np.array_equal(actual[~finite], wrong[~finite], equal_nan=True)
+            and _matches(actual[finite], wrong[finite], tol))
 
 
 def _value_hints(actual, expected, tol, batch_size):
@@ -221,7 +233,9 @@ def check_array(name, actual, expected, batch_size=None, kind="gradient", mistak
         message recognize a sum taken instead of a mean (and the converse).
     kind : ``"value"``, ``"gradient"`` or ``"numerical"``, the key of :data:`TOLERANCES`.
     mistakes : optional dict ``description → wrong answer``: when ``actual``
-        matches a wrong answer, the message quotes its description.
+        matches a wrong answer, the message quotes its description. A wrong
+        answer may hold NaN or inf (a division by 0): ``actual`` matches it
+        when it has them at the same places and the same other values.
 
     Raises
     ------
@@ -249,10 +263,13 @@ def check_array(name, actual, expected, batch_size=None, kind="gradient", mistak
     if not np.all(finite):
         first = tuple(int(i) for i in np.argwhere(~finite)[0])
         values = "" if concealed else f" (got {actual[first]}, expected {float(expected[first]):.6g})"
-        raise AssertionError(
+        message = (
             f"{name}: contains {int(np.sum(~finite))} NaN or inf value(s), the first at index {first}{values}. "
             "An exp that overflows, a log of 0 or a division by 0 gives them: use a numerically stable formula."
         )
+        with np.errstate(all="ignore"):
+            hints = _mistake_hints(actual, tol, mistakes)
+        raise AssertionError(f"{message} Likely mistake: {' '.join(hints)}" if hints else message)
     if relative_error(actual, expected) <= tol:
         return
     with np.errstate(all="ignore"):

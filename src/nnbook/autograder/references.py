@@ -2,14 +2,15 @@
 
 The hidden tests of the exercises call these functions in the grader's
 process (never in a student's kernel, where the reference is masked): the
-gradients a backward rule must return (ex02), and random networks run forward
-and backward by the package's layers (ex03). They only arrange the reference
-(:mod:`nnbook.autodiff`, :mod:`nnbook.layers`): no new math.
+gradients a backward rule must return (ex02), random networks run forward
+and backward by the package's layers (ex03), and the package's optimizer steps
+and learning-rate schedule (ex04). They only arrange the reference
+(:mod:`nnbook.autodiff`, :mod:`nnbook.layers`, :mod:`nnbook.optim`): no new math.
 """
 
 import numpy as np
 
-from .. import layers
+from .. import layers, optim
 from ..autodiff import Tensor
 
 
@@ -92,3 +93,29 @@ def deep_relu_network(seed, m, sizes):
     L = len(sizes) - 1
     keys = ["A0", *(f"{kind}{l}" for l in range(1, L) for kind in "ZA"), f"Z{L}"]
     return X, y, params, dict(zip(keys, arrays)), {**grads, f"dZ{L}": loss.backward()}
+
+
+def optimizer_steps(name, w, grads, state, steps_taken=0, **hyperparameters):
+    """The package's pure step ``name`` run over the gradients ``grads``, each step from the previous one's output.
+
+    ``name`` is ``"momentum_step"`` (``state = (v,)``), ``"rmsprop_step"``
+    (``(s,)``) or ``"adam_step"`` (``(m, v)``; the step count passed to it is
+    ``steps_taken + k`` at the ``k``-th step, so ``steps_taken = 0`` starts at
+    ``t = 1``); ``hyperparameters`` are its keyword arguments (``lr``, ``beta``,
+    ``eps``, …). Returns ``[(w, *state) after step k for k = 1, …, len(grads)]``,
+    what an optimizer carrying the state from step to step computes.
+    """
+    step = {"momentum_step": optim.momentum_step, "rmsprop_step": optim.rmsprop_step,
+            "adam_step": optim.adam_step}[name]
+    trajectory = []
+    for k, dw in enumerate(grads, start=1):
+        count = (steps_taken + k,) if name == "adam_step" else ()
+        w, *state = step(w, dw, *state, *count, **hyperparameters)
+        trajectory.append((w, *state))
+    return trajectory
+
+
+def warmup_cosine_lr(t, lr_max, warmup_steps, total_steps, lr_min=0.0):
+    """The learning rate of step ``t`` (``t`` steps already taken) of a linear warm-up over ``warmup_steps`` steps,
+    then a cosine decay from ``lr_max`` to ``lr_min`` that ends at step ``total_steps``: the package's schedules."""
+    return optim.Warmup(optim.CosineDecay(lr_max, total_steps - warmup_steps, lr_min), warmup_steps)(t)
