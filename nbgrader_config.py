@@ -65,6 +65,11 @@ c.Autograde.sanitize_preprocessors = SANITIZE
 c.GenerateFeedback.preprocessors = PREPROCESSORS
 c.GenerateFeedback.exporter_class = FeedbackExporter
 
+# The formgrader (manual grading of the written answers) shows the instructor each submission as HTML, in a
+# browser logged in to the instructor's Jupyter server: the student's markdown as escaped text and no HTML,
+# SVG or JavaScript output, so nothing a student wrote runs there. See nnbook/autograder/formgrade.py.
+c.HTMLExporter.preprocessors = ["nnbook.autograder.formgrade.InertStudentMarkup"]
+
 # -- nnbook-autograde's sandbox: what graded code may import, and its limits in total ---------------------------------
 # (book/guide_autograding.md, "Limits"; nnbook/sandbox.py). The kernel's filesystem holds only the standard library,
 # the top-level modules listed here (with their dependencies), nnbook's helpers and what the kernel runs on, so that

@@ -8,6 +8,7 @@ repository itself is never written to. ``assert_inert_html`` checks that a
 feedback page holds nothing live (the autograder's tests use it).
 """
 
+import contextlib
 import copy
 import html
 import os
@@ -61,8 +62,16 @@ def cells_by_id(notebook):
 
 
 def grade_cells(notebook):
-    """The grade ids of the graded (test) cells of ``notebook``, in order."""
-    return [nbgrader_id(cell) for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade")]
+    """The grade ids of the test cells of ``notebook`` (graded automatically), in order."""
+    return [nbgrader_id(cell) for cell in notebook.cells
+            if cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata["nbgrader"].get("solution")]
+
+
+def written_cells(notebook):
+    """The grade ids of the written answers of ``notebook`` (markdown answer cells graded by hand), in order."""
+    return [nbgrader_id(cell) for cell in notebook.cells
+            if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("grade")
+            and cell.metadata["nbgrader"].get("solution")]
 
 
 def secret_lines(notebook, regions=("SOLUTION", "HIDDEN TESTS"), min_length=8):
@@ -106,8 +115,13 @@ def submit(course, assignment, student, notebook_name, notebook):
     nbformat.write(notebook, folder / notebook_name)
 
 
-def cell_scores(course, assignment, students):
-    """``{student: {grade cell: score}}`` read from the gradebook (one notebook per assignment)."""
+def cell_scores(course, assignment, students, written=False):
+    """``{student: {test cell: score}}`` read from the gradebook (one notebook per assignment).
+
+    With ``written=True``, the grades of the written answers instead (markdown cells graded by hand):
+    ``{student: {answer cell: Grade}}``, nbgrader's ``Grade`` records themselves (``needs_manual_grade``,
+    ``auto_score``, ``manual_score``), read while the gradebook is open.
+    """
     from nbgrader.api import Gradebook
 
     scores = {}
@@ -116,7 +130,8 @@ def cell_scores(course, assignment, students):
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id="nnbook") as gradebook:
             for student in students:
                 (notebook,) = gradebook.find_submission(assignment, student).notebooks
-                scores[student] = {grade.name: grade.score for grade in notebook.grades}
+                grades = [grade for grade in notebook.grades if (grade.cell.cell_type == "markdown") == written]
+                scores[student] = {grade.name: (grade.to_dict() if written else grade.score) for grade in grades}
     return scores
 
 
@@ -175,15 +190,22 @@ class _MarkupInspector(HTMLParser):
             self._script = None
 
 
-def assert_inert_html(text, allowed_scripts=()):
-    """Assert that the HTML ``text`` runs no script but ``allowed_scripts`` (their exact text) and has no event handler,
-    frame, form, ``javascript:`` URL or file loaded from elsewhere: nothing a submission wrote can be live in it."""
+def live_markup(text):
+    """``(problems, scripts)`` of the HTML ``text``: what would run or load something (handlers, frames, script URLs),
+    and the text of every script."""
     inspector = _MarkupInspector()
     inspector.feed(text)
     inspector.close()
+    return inspector.problems, inspector.scripts
+
+
+def assert_inert_html(text, allowed_scripts=()):
+    """Assert that the HTML ``text`` runs no script but ``allowed_scripts`` (their exact text) and has no event handler,
+    frame, form, ``javascript:`` URL or file loaded from elsewhere: nothing a submission wrote can be live in it."""
+    problems, scripts = live_markup(text)
     allowed = {script.strip() for script in allowed_scripts}
-    unknown = [script.strip()[:200] for script in inspector.scripts if script.strip() not in allowed]
-    assert not inspector.problems, f"live markup: {inspector.problems[:5]}"
+    unknown = [script.strip()[:200] for script in scripts if script.strip() not in allowed]
+    assert not problems, f"live markup: {problems[:5]}"
     assert not unknown, f"scripts that are not the page's own: {unknown[:3]}"
 
 
@@ -198,3 +220,76 @@ def page_text(text):
     """The visible text of an HTML page: without its styles and scripts, its tags, its entities."""
     text = re.sub(r"<(style|script)\b.*?</\1>", "", text, flags=re.S | re.I)
     return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+@contextlib.contextmanager
+def formgrader(course):
+    """nbgrader's formgrader, served by a Jupyter server started in ``course``: yields ``request(path, json=None)``.
+
+    ``request`` GETs ``path`` (PUTs ``json`` when given) with the server's token and returns the text of the
+    answer. The server listens on 127.0.0.1 only, with Jupyter's folders in the course (nothing of the
+    machine's configuration), and is stopped at the end.
+    """
+    import json as json_module
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = "formgrader-test-token"
+    jupyter = course / ".jupyter-test"
+    env = dict(nbgrader_env(), JUPYTER_CONFIG_DIR=str(jupyter / "config"), JUPYTER_DATA_DIR=str(jupyter / "data"),
+               JUPYTER_RUNTIME_DIR=str(jupyter / "runtime"))
+    command = [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+               f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={course}",
+               "--ServerApp.jpserver_extensions={'nbgrader.server_extensions.formgrader': True}"]
+    server = subprocess.Popen(command, cwd=course, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def request(path, json=None):
+        data = None if json is None else json_module.dumps(json).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method="GET" if json is None else "PUT",
+                                     headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as answer:
+            return answer.read().decode()
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                request("/api/status")
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the Jupyter server did not start:\n{server.stderr.read()[-3000:]}") from None
+                time.sleep(0.2)
+        yield request
+    finally:
+        server.terminate()
+        try:
+            server.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def formgrader_page(course, assignment, student, notebook_name):
+    """The formgrader's manual-grading page of one submission, rendered in this process as the formgrader renders it.
+
+    The exporter is the formgrader's: nbconvert's ``HTMLExporter`` with the course's configuration
+    (``nbgrader_config.py``, whose ``HTMLExporter.preprocessors`` make the student's markup inert) and
+    nbgrader's ``formgrade`` template; the resources are those its submission page passes.
+    """
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from nnbook.autograder import autograde
+
+    config = copy.deepcopy(autograde.course_config(course))
+    config.HTMLExporter.template_name = "formgrade"
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    resources = {"assignment_id": assignment, "notebook_id": Path(notebook_name).stem, "submission_id": "id",
+                 "index": 0, "total": 1, "base_url": "", "student": student, "last_name": None, "first_name": None,
+                 "notebook_path": f"autograded/{student}/{assignment}/{notebook_name}"}
+    page, _ = HTMLExporter(config=config).from_filename(
+        str(course / "autograded" / student / assignment / notebook_name), resources=resources)
+    return page

@@ -38,6 +38,8 @@ from nbgrader_course import (
     cell_scores,
     cells_by_id,
     feedback_scripts,
+    formgrader_page,
+    live_markup,
     make_course,
     nbgrader_env,
     page_text,
@@ -206,9 +208,19 @@ def corpora(tmp_path_factory):
     return get
 
 
-def points_of(module):
+def formgrader_baseline(corpus, assignment):
+    """The scripts and handlers of the formgrader's own page, as it shows the honest student's notebook."""
+    if "formgrader" not in corpus:
+        problems, scripts = live_markup(formgrader_page(corpus["course"], assignment, "honest", corpus["module"].NOTEBOOK))
+        corpus["formgrader"] = set(problems), set(scripts)
+    return corpus["formgrader"]
+
+
+def points_of(module, written=False):
+    """``{cell: points}`` of the test cells (graded automatically), or of the written answers (graded by hand)."""
     return {cell.metadata["nbgrader"]["grade_id"]: float(cell.metadata["nbgrader"]["points"])
-            for cell in module.SOURCE.cells if cell.metadata.get("nbgrader", {}).get("grade")}
+            for cell in module.SOURCE.cells if cell.metadata.get("nbgrader", {}).get("grade")
+            and (cell.cell_type == "markdown") == written}
 
 
 @pytest.mark.parametrize("assignment, case", ALL_CASES)
@@ -224,7 +236,8 @@ def test_each_student_gets_exactly_the_points_earned(corpora, assignment, case):
         assert row["flags"] == "", row["flags"]
     points = points_of(module)
     assert float(row["score"]) == sum(value for cell, value in points.items() if cell not in case.lost)
-    assert float(row["max_score"]) == sum(points.values())
+    # the written answers wait for the instructor: they count in the maximum, not yet in the score
+    assert float(row["max_score"]) == sum(points.values()) + sum(points_of(module, written=True).values())
     if not refused_id(case):
         assert corpus["scores"][case.student] == {cell: 0.0 if cell in case.lost else value for cell, value in points.items()}
     stem = module.NOTEBOOK.replace(".ipynb", "")
@@ -240,6 +253,12 @@ def test_each_student_gets_exactly_the_points_earned(corpora, assignment, case):
                           for cell in notebook.cells for output in cell.get("outputs", []))
         for needle in case.autograded:
             assert needle in printed, f"{case.student}: {needle!r} not in the autograded notebook"
+        # the instructor's view of it (the formgrader, where written answers are graded): nothing of the
+        # submission runs there, so the page has no script or handler that the honest student's page has not
+        problems, scripts = live_markup(formgrader_page(course, assignment, case.student, module.NOTEBOOK))
+        own_problems, own_scripts = formgrader_baseline(corpus, assignment)
+        assert set(problems) <= own_problems, f"{case.student}: live markup in the formgrader: {set(problems) - own_problems}"
+        assert set(scripts) <= own_scripts, f"{case.student}: a script of its own in the formgrader"
     if refused_id(case):
         assert not (course / "feedback" / case.student).exists()
         return

@@ -66,8 +66,8 @@ def test_a_test_is_named_after_the_function_and_the_quantity_it_grades(grade_id,
 def test_every_released_test_has_a_name_of_its_own_that_names_its_function(assignment):
     release = nbformat.read(ROOT / "exercises" / assignment / EXERCISES[assignment], as_version=4)
     labels = feedback.test_labels(release)
-    tests = [cell.metadata["nbgrader"]["grade_id"] for cell in release.cells
-             if cell.metadata.get("nbgrader", {}).get("grade")]
+    tests = [cell.metadata["nbgrader"]["grade_id"] for cell in release.cells  # not the written answer: no test
+             if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code"]
     assert sorted(labels) == sorted(tests) and len(set(labels.values())) == len(labels), labels
     functions = [cell.metadata["nbgrader"]["grade_id"] for cell in release.cells
                  if cell.metadata.get("nbgrader", {}).get("solution")]

@@ -315,7 +315,7 @@ def test_feedback_is_generated_for_every_student(graded):
         html = course / "feedback" / student / "ex01" / NOTEBOOK.replace(".ipynb", ".html")
         assert html.exists(), f"no feedback for {student}"
         total = sum(cells.values())
-        assert f"perceptron_logistic (Score: {total:.1f} / 10.0)" in html.read_text(), student
+        assert f"perceptron_logistic (Score: {total:.1f} / 12.0)" in html.read_text(), student
 
 
 def test_export_writes_the_scores_of_every_student(graded):
@@ -334,4 +334,4 @@ def test_export_writes_the_scores_of_every_student(graded):
         "in_place": 8.0,
     }
     assert {student: float(row["score"]) for student, row in rows.items()} == expected
-    assert {float(row["max_score"]) for row in rows.values()} == {10.0}
+    assert {float(row["max_score"]) for row in rows.values()} == {12.0}  # 10 automatic, 2 by hand

@@ -194,7 +194,7 @@ def test_feedback_and_export(graded):
     assert totals == {"solution": 16.0, "untouched": 0.0, "partial": 6.0, "borrower": 14.0, "wrapper": 14.0}
     for student, total in totals.items():
         html = course / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")
-        assert f"computation_graphs (Score: {total:.1f} / 16.0)" in html.read_text(), student
+        assert f"computation_graphs (Score: {total:.1f} / 18.0)" in html.read_text(), student
     with open(course / "grades.csv", newline="") as file:
         rows = {row["student_id"]: float(row["score"]) for row in csv.DictReader(file) if row["assignment"] == ASSIGNMENT}
     assert rows == totals

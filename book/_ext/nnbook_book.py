@@ -43,6 +43,7 @@ class GradedExercise(NamedTuple):
     title: str
     tasks: list  # the grade ids of the cells the student writes
     points: float
+    written: int = 0  # the answers in words, graded by hand
 
     @property
     def docname(self):
@@ -52,7 +53,7 @@ class GradedExercise(NamedTuple):
 def read_exercise(root, path):
     """Title, tasks and points of the student notebook ``root / path`` (from nbgrader's cell metadata)."""
     notebook = json.loads((root / path).read_text(encoding="utf-8"))
-    title, tasks, points = Path(path).stem, [], 0.0
+    title, tasks, points, written = Path(path).stem, [], 0.0, 0
     for cell in notebook["cells"]:
         source = "".join(cell["source"])
         if cell["cell_type"] == "markdown" and title == Path(path).stem:
@@ -61,8 +62,10 @@ def read_exercise(root, path):
         grading = cell.get("metadata", {}).get("nbgrader", {})
         if grading.get("solution") and cell["cell_type"] == "code":
             tasks.append(grading["grade_id"])
+        elif grading.get("solution") and grading.get("grade"):
+            written += 1
         points += float(grading.get("points", 0) if grading.get("grade") else 0)
-    return GradedExercise(Path(path).parent.name, path.as_posix(), title, tasks, points)
+    return GradedExercise(Path(path).parent.name, path.as_posix(), title, tasks, points, written)
 
 
 def graded_exercises(root, folder="*"):
@@ -102,7 +105,8 @@ class GradedExercisesDirective(SphinxDirective):
         for exercise in exercises:
             paragraph = nodes.paragraph()
             paragraph += nodes.strong("", "", exercise_link(self.env, exercise))
-            paragraph += nodes.Text(f" ({exercise.folder}): {len(exercise.tasks)} functions to write, "
+            answers = {0: "", 1: " and a written answer"}.get(exercise.written, f" and {exercise.written} written answers")
+            paragraph += nodes.Text(f" ({exercise.folder}): {len(exercise.tasks)} functions to write{answers}, "
                                     f"{exercise.points:g} points: ")
             for k, task in enumerate(exercise.tasks):
                 paragraph += nodes.Text(", " if k else "")

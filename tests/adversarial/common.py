@@ -58,14 +58,18 @@ class Case:
 
 
 def read_exercise(assignment, notebook):
-    """The source notebook, the functions (solution cells' grade ids), the test cells and the right answers."""
+    """The source notebook, the functions (code solution cells' grade ids), the test cells and the right answers.
+
+    The written answer (a markdown cell graded by hand) is neither: the corpus leaves it as released.
+    """
     source = nbformat.read(ROOT / "solutions" / assignment / notebook, as_version=4)
     functions, grade_cells, correct = [], [], {}
     for cell in source.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("solution"):
-            functions.append(meta["grade_id"])
-            correct[meta["grade_id"]] = written_answer(cell.source)
+            if cell.cell_type == "code":
+                functions.append(meta["grade_id"])
+                correct[meta["grade_id"]] = written_answer(cell.source)
         elif meta.get("grade"):
             grade_cells.append(meta["grade_id"])
     return source, tuple(functions), tuple(grade_cells), correct

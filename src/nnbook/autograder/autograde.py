@@ -496,7 +496,8 @@ def run_submission(course, assignment, student, options, intake=None):
             for cell in notebook.cells:
                 if utils.is_grade(cell):
                     score, points = utils.determine_grade(cell)
-                    message = next((o.evalue for o in cell.outputs if o.output_type == "error"), "")
+                    # a written answer (a markdown cell graded by hand) has no outputs, and no score until then
+                    message = next((o.evalue for o in cell.get("outputs", []) if o.output_type == "error"), "")
                     result["cells"][cell.metadata["nbgrader"]["grade_id"]] = [score, points, message]
             _write_atomically(paths["work"] / "executed" / student / f"{name}.ipynb", nbformat.writes(notebook))
     except Exception as error:  # noqa: BLE001 (the grader's own failure: reported, and the batch goes on)
@@ -610,8 +611,9 @@ def write_feedback(course, assignment, students):
     """The feedback HTML of ``students``, from their autograded notebooks; ``{student: error}`` for those that failed.
 
     :class:`nnbook.autograder.feedback.FeedbackExporter` with the preprocessors of
-    ``nnbook.autograder.feedback.PREPROCESSORS`` (nbgrader's ``GetGrades`` and the
-    sanitizer), as ``nbgrader_config.py`` gives ``nbgrader generate_feedback``.
+    ``nnbook.autograder.feedback.PREPROCESSORS`` (nbgrader's ``GetGrades``, which
+    also marks the written answers still to grade by hand, and the sanitizer), as
+    ``nbgrader_config.py`` gives ``nbgrader generate_feedback``.
     ``feedback/<student>/<assignment>/`` is emptied and gets the pages only:
     nothing else of ``autograded/`` or of the submission.
     """

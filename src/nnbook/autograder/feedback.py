@@ -180,11 +180,60 @@ def verdict(outputs, hidden, secret=()):
     return [nbformat.v4.new_output("stream", name="stderr", text=text)]
 
 
-def _nbgrader_metadata(cell):
-    keep = ("grade", "solution", "locked", "task", "grade_id", "points", "score", "comment", "schema_version",
-            "cell_type", "checksum")
+def released_notebook(config, assignment, notebook):
+    """The released notebook of the exercise (the source one if there is none), or ``None``; ``config`` locates the course."""
+    if not assignment or not notebook:
+        return None
+    coursedir = CourseDirectory(config=config)
+    for step in (coursedir.release_directory, coursedir.source_directory):
+        path = Path(coursedir.format_path(step, ".", assignment)) / f"{notebook}.ipynb"
+        if path.is_file():
+            return nbformat.read(path, as_version=4)
+    return None
+
+
+def nbgrader_metadata(cell):
+    """The cell's nbgrader metadata, only the keys nbgrader's templates and grading read (the rest can hold markup)."""
+    keep = ("grade", "solution", "locked", "task", "grade_id", "points", "score", "needs_manual_grade", "comment",
+            "schema_version", "cell_type", "checksum")
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return {key: meta[key] for key in keep if key in meta}
+
+
+def exercise_text(release):
+    """The sources of the text cells of the released notebook ``release`` (or ``None``): the exercise's own words."""
+    return {cell.source for cell in (release.cells if release else []) if cell.cell_type != "code"}
+
+
+def text_cell(cell, texts):
+    """A text cell made anew: rendered if its source is the exercise's own (in ``texts``), else escaped text.
+
+    Anything else is the student's (a written answer too) or a raw cell, never rendered.
+    """
+    if cell.cell_type == "markdown" and cell.source in texts:
+        return nbformat.v4.new_markdown_cell(cell.source)
+    return escaped_text_cell(cell.source)
+
+
+def rebuild(nb, clean_cell):
+    """Replace every cell of ``nb`` by ``clean_cell(cell, meta)``, a cell made anew (``meta``: its grading metadata).
+
+    The new cells keep only nbgrader's grading metadata and get new ids, and the notebook's metadata is
+    reset: a tag, an id or a language name can carry markup into a page.
+    """
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        meta = nbgrader_metadata(cell)
+        clean = clean_cell(cell, meta)
+        clean.metadata = {"nbgrader": meta} if meta else {}
+        clean["id"] = f"cell-{index}"
+        cells.append(clean)
+    nb.cells = cells
+    nb.metadata = nbformat.from_dict({
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python", "pygments_lexer": "ipython3"},
+    })
+    return nb
 
 
 class SanitizeFeedback(NbGraderPreprocessor):
@@ -196,52 +245,43 @@ class SanitizeFeedback(NbGraderPreprocessor):
         if resources.get("nnbook_sanitized"):
             return nb, resources
         info = resources.get("nbgrader", {})
-        release = self.released_notebook(info.get("assignment"), info.get("notebook"))
-        exercise_text = {cell.source for cell in (release.cells if release else []) if cell.cell_type != "code"}
+        release = released_notebook(self.config, info.get("assignment"), info.get("notebook"))
+        texts = exercise_text(release)
         tests = [cell for cell in nb.cells if is_test(cell)]
         hidden_ids = {cell.metadata["nbgrader"].get("grade_id") for cell in tests if BEGIN in cell.source}
         secret = set().union(*(hidden_lines(cell.source) for cell in tests))
         labels = test_labels(release if release is not None else nb, hidden_ids)
-        cells = []
-        for index, cell in enumerate(nb.cells):
-            meta = _nbgrader_metadata(cell)
-            if cell.cell_type == "code":
-                clean = nbformat.v4.new_code_cell(cell.source)
-                if is_test(cell):
-                    hidden = meta.get("grade_id") in hidden_ids
-                    clean.source = without_hidden_tests(cell.source)
-                    clean.outputs = verdict(cell.get("outputs", []), hidden, secret)
-            elif cell.cell_type == "markdown" and cell.source in exercise_text:
-                clean = nbformat.v4.new_markdown_cell(cell.source)
-            else:  # the student's own text, or a raw cell: escaped, never rendered
-                clean = escaped_text_cell(cell.source)
-            clean.metadata = {"nbgrader": meta} if meta else {}
-            clean["id"] = f"cell-{index}"
-            cells.append(clean)
-        nb.cells = cells
-        nb.metadata = nbformat.from_dict({
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-            "language_info": {"name": "python", "pygments_lexer": "ipython3"},
-        })
+
+        def clean_cell(cell, meta):
+            if cell.cell_type != "code":
+                return text_cell(cell, texts)
+            clean = nbformat.v4.new_code_cell(cell.source)
+            if is_test(cell):
+                hidden = meta.get("grade_id") in hidden_ids
+                clean.source = without_hidden_tests(cell.source)
+                clean.outputs = verdict(cell.get("outputs", []), hidden, secret)
+            return clean
+
+        rebuild(nb, clean_cell)
         resources["nnbook_labels"] = labels
         resources["nnbook_sanitized"] = True
         return nb, resources
 
-    def released_notebook(self, assignment, notebook):
-        """The released notebook of the exercise (the source one if there is none), or ``None``."""
-        if not assignment or not notebook:
-            return None
-        coursedir = CourseDirectory(config=self.config)
-        for step in (coursedir.release_directory, coursedir.source_directory):
-            path = Path(coursedir.format_path(step, ".", assignment)) / f"{notebook}.ipynb"
-            if path.is_file():
-                return nbformat.read(path, as_version=4)
-        return None
+
+class GetGradesAndPending(GetGrades):
+    """nbgrader's ``GetGrades``, and whether each grade still waits for the instructor (a written answer not yet
+    graded by hand: its score is 0 in the gradebook until then, and the page says "not graded yet")."""
+
+    def _get_score(self, cell, resources):
+        super()._get_score(cell, resources)
+        grade = self.gradebook.find_grade(cell.metadata["nbgrader"]["grade_id"], self.notebook_id,
+                                          self.assignment_id, self.student_id)
+        cell.metadata.nbgrader["needs_manual_grade"] = bool(grade.needs_manual_grade)
 
 
 #: GenerateFeedback's preprocessors for this course (``nbgrader_config.py``). The sanitizer comes before the
 #: clearing of the hidden tests, which it needs to see (to cut their lines out of what a kernel quoted).
-PREPROCESSORS = [GetGrades, SanitizeFeedback, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+PREPROCESSORS = [GetGradesAndPending, SanitizeFeedback, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
 
 
 # -- the page --------------------------------------------------------------------------------------------------------
@@ -298,6 +338,15 @@ TEMPLATE = r"""{%- extends 'nbconvert/templates/classic/index.html.j2' -%}
 {{ resources.nnbook_labels.get(cell.metadata.nbgrader.grade_id, cell.metadata.nbgrader.grade_id) | e }}
 {%- endmacro -%}
 
+{#- a written answer has no score until the instructor grades it by hand (the gradebook's score is 0 until then) -#}
+{%- macro cell_score(cell) -%}
+{%- if cell.metadata.nbgrader.needs_manual_grade and cell.metadata.nbgrader.solution -%}
+not graded yet (by hand)
+{%- else -%}
+{{ cell.metadata.nbgrader.score | default(0) | float | round(2) }}
+{%- endif -%}
+{%- endmacro -%}
+
 {%- block header -%}
 <!DOCTYPE html>
 <html lang="en">
@@ -329,7 +378,7 @@ TEMPLATE = r"""{%- extends 'nbconvert/templates/classic/index.html.j2' -%}
           <ol>
           {% for cell in nb.cells %}
             {% if cell.metadata.nbgrader and cell.metadata.nbgrader.grade %}
-            <li><a href="#{{ cell.metadata.nbgrader.grade_id | e }}">{{ label(cell) if not cell.metadata.nbgrader.solution else "Answer " ~ (cell.metadata.nbgrader.grade_id | e) }}</a> (Score: {{ cell.metadata.nbgrader.score | default(0) | float | round(2) }} / {{ cell.metadata.nbgrader.points | default(0) | float | round(2) }})</li>
+            <li><a href="#{{ cell.metadata.nbgrader.grade_id | e }}">{{ label(cell) if not cell.metadata.nbgrader.solution else "Answer " ~ (cell.metadata.nbgrader.grade_id | e) }}</a> (Score: {{ cell_score(cell) }} / {{ cell.metadata.nbgrader.points | default(0) | float | round(2) }})</li>
             {% endif %}
             {% if cell.metadata.nbgrader and cell.metadata.nbgrader.comment %}
             <li><a href="#comment-{{ cell.metadata.nbgrader.grade_id | e }}">Comment</a></li>
@@ -374,7 +423,7 @@ TEMPLATE = r"""{%- extends 'nbconvert/templates/classic/index.html.j2' -%}
   <span class="nbgrader-label">Test: {{ label(cell) }}</span>
 {%- endif -%}
 {%- if cell.metadata.nbgrader.grade -%}
-  <span class="pull-right">Score: {{ cell.metadata.nbgrader.score | default(0) | float | round(2) }} / {{ cell.metadata.nbgrader.points | default(0) | float | round(2) }} <a href="#top">(Top)</a></span>
+  <span class="pull-right">Score: {{ cell_score(cell) }} / {{ cell.metadata.nbgrader.points | default(0) | float | round(2) }} <a href="#top">(Top)</a></span>
 {%- endif -%}
 </div>
 {%- endmacro %}
