@@ -139,6 +139,26 @@ def autograded(course, assignment, student, notebook_name):
     return nbformat.read(course / "autograded" / student / assignment / notebook_name, as_version=4)
 
 
+def failures(course, assignment, student, notebook_name):
+    """``{grade cell: (ename, evalue)}`` for the cells of a student's autograded notebook that raised."""
+    found = {}
+    for grade_id, cell in cells_by_id(autograded(course, assignment, student, notebook_name)).items():
+        for error in errors(cell):
+            found[grade_id] = (error.ename, error.evalue)
+    return found
+
+
+def assert_untouched_fails_only_with_its_stubs(course, assignment, notebook_name, scores, grade_ids):
+    """The student version as released scores 0 in every test cell, each failing with the stub's
+    ``NotImplementedError("<assignment>: <function>")`` and nothing else; returns the failures."""
+    assert scores == dict.fromkeys(grade_ids, 0.0)
+    failed = failures(course, assignment, "untouched", notebook_name)
+    assert set(grade_ids) <= set(failed)
+    for grade_id, (ename, evalue) in failed.items():
+        assert ename == "NotImplementedError" and evalue.startswith(f"{assignment}: "), (grade_id, evalue)
+    return failed
+
+
 def assert_ran_cleanly(notebook):
     """Assert that no cell of an autograded ``notebook`` raised an error or wrote to stderr."""
     for cell in notebook.cells:

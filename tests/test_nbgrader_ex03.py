@@ -28,11 +28,12 @@ import nbformat
 import pytest
 from nbgrader_course import (
     assert_ran_cleanly,
+    assert_untouched_fails_only_with_its_stubs,
     ROOT,
     autograded,
     cell_scores,
     cells_by_id,
-    errors,
+    failures,
     grade_cells,
     make_course,
     nbgrader,
@@ -126,15 +127,6 @@ def graded(tmp_path_factory, source):
     return course, cell_scores(course, ASSIGNMENT, STUDENTS)
 
 
-def failures(course, student):
-    """``{grade cell: (ename, evalue)}`` for the cells of the autograded notebook that raised."""
-    cells = cells_by_id(autograded(course, ASSIGNMENT, student, NOTEBOOK))
-    found = {}
-    for grade_id, cell in cells.items():
-        for error in errors(cell):
-            found[grade_id] = (error.ename, error.evalue)
-    return found
-
 
 # ---- the notebook itself -------------------------------------------------------------------------------------------
 
@@ -184,11 +176,7 @@ def test_the_solution_gets_full_marks(graded):
 
 def test_the_untouched_student_version_gets_zero_and_fails_only_with_not_implemented(graded):
     course, scores = graded
-    assert scores["untouched"] == dict.fromkeys(GRADE_CELLS, 0.0)
-    failed = failures(course, "untouched")
-    assert set(GRADE_CELLS) <= set(failed)
-    for grade_id, (ename, evalue) in failed.items():
-        assert ename == "NotImplementedError" and evalue.startswith(f"{ASSIGNMENT}: "), (grade_id, evalue)
+    failed = assert_untouched_fails_only_with_its_stubs(course, ASSIGNMENT, NOTEBOOK, scores["untouched"], GRADE_CELLS)
     # every test of a backward pass runs the backward pass alone, on the reference's cache
     assert failed["test_one_hidden_dW1_hidden"][1] == "ex03: one_hidden_backward"
     assert failed["test_one_hidden_dW1"][1] == "ex03: one_hidden_backward"
@@ -198,7 +186,7 @@ def test_a_transposed_gradient_costs_exactly_its_own_cells(graded):
     course, scores = graded
     deep = [cell for name in ("deep_forward", "deep_backward") for cell in CELLS_OF[name]]
     assert scores["partial"] == scores_where({"test_one_hidden_dW1", "test_one_hidden_dW1_hidden", *deep})
-    failed = failures(course, "partial")
+    failed = failures(course, ASSIGNMENT, "partial", NOTEBOOK)
     assert failed["test_one_hidden_dW1"] == ("AssertionError", (
         "dW1: expected shape (2, 3), got shape (3, 2). It is the transpose of the expected array: check the order "
         "of the factors of a product (e.g. X.T @ dZ versus dZ.T @ X) or transpose the result."
@@ -214,7 +202,7 @@ def test_a_mean_instead_of_a_sum_is_named_with_the_batch_size(graded):
     course, scores = graded
     wrong = {"one_hidden_db2", "one_hidden_db1", "deep_output_layer", "deep_hidden_layers"}
     assert scores["mean_db"] == scores_where({f"test_{q}{suffix}" for q in wrong for suffix in ("", "_hidden")})
-    failed = failures(course, "mean_db")
+    failed = failures(course, ASSIGNMENT, "mean_db", NOTEBOOK)
     ename, evalue = failed["test_one_hidden_db1_hidden"]
     assert ename == "AssertionError"
     # no number of the reference in a hidden test's message, and m = 1 cannot tell a mean from a sum
@@ -236,7 +224,7 @@ def test_the_package_reference_in_place_of_an_answer_earns_nothing(graded):
         "deep_forward": "nnbook.layers.linear_forward",
     }
     assert scores["reference"] == scores_where({cell for name in borrowed for cell in CELLS_OF[name]})
-    failed = failures(course, "reference")
+    failed = failures(course, ASSIGNMENT, "reference", NOTEBOOK)
     for name, reference in borrowed.items():
         for grade_id in CELLS_OF[name]:
             ename, evalue = failed[grade_id]

@@ -48,10 +48,11 @@ import pytest
 from nbgrader_course import (
     ROOT,
     assert_ran_cleanly,
+    assert_untouched_fails_only_with_its_stubs,
     autograded,
     cell_scores,
     cells_by_id,
-    errors,
+    failures,
     grade_cells,
     make_course,
     nbgrader,
@@ -363,14 +364,6 @@ def graded(tmp_path_factory, source):
     return course, cell_scores(course, ASSIGNMENT, list(TOTALS))
 
 
-def failures(course, student):
-    """``{grade cell: (ename, evalue)}`` for the cells of the autograded notebook that raised."""
-    found = {}
-    for grade_id, cell in cells_by_id(autograded(course, ASSIGNMENT, student, NOTEBOOK)).items():
-        for error in errors(cell):
-            found[grade_id] = (error.ename, error.evalue)
-    return found
-
 
 def test_the_solution_gets_full_marks(graded):
     course, scores = graded
@@ -380,11 +373,7 @@ def test_the_solution_gets_full_marks(graded):
 
 def test_the_untouched_student_version_gets_zero_and_fails_only_with_not_implemented(graded):
     course, scores = graded
-    assert scores["untouched"] == dict.fromkeys(GRADE_CELLS, 0.0)
-    failed = failures(course, "untouched")
-    assert set(GRADE_CELLS) <= set(failed)
-    for grade_id, (ename, evalue) in failed.items():
-        assert ename == "NotImplementedError" and evalue.startswith(f"{ASSIGNMENT}: "), (grade_id, evalue)
+    failed = assert_untouched_fails_only_with_its_stubs(course, ASSIGNMENT, NOTEBOOK, scores["untouched"], GRADE_CELLS)
     assert failed["test_adam_bias_correction_hidden"][1] == "ex04: adam_step"
 
 
@@ -437,7 +426,7 @@ def description(source, start):
 ])
 def test_the_feedback_names_the_mistake(graded, source, student, cell, message, hint):
     course, _ = graded
-    ename, evalue = failures(course, student)[cell]
+    ename, evalue = failures(course, ASSIGNMENT, student, NOTEBOOK)[cell]
     assert ename == "AssertionError"
     assert re.match(message, evalue), evalue
     assert evalue.endswith(f"Likely mistake: {description(source, hint)}"), evalue
@@ -447,7 +436,7 @@ def test_the_feedback_names_the_mistake(graded, source, student, cell, message, 
 
 def test_the_package_reference_in_place_of_an_answer_earns_nothing(graded):
     course, _ = graded
-    failed = failures(course, "reference")
+    failed = failures(course, ASSIGNMENT, "reference", NOTEBOOK)
     for name in ("momentum_step", "warmup_cosine_lr"):
         for grade_id in CELLS_OF[name]:
             ename, evalue = failed[grade_id]
@@ -457,7 +446,7 @@ def test_the_package_reference_in_place_of_an_answer_earns_nothing(graded):
 
 def test_an_argument_changed_in_place_is_named(graded):
     course, _ = graded
-    failed = failures(course, "in_place")
+    failed = failures(course, ASSIGNMENT, "in_place", NOTEBOOK)
     for grade_id in CELLS_OF["rmsprop_step"]:
         assert failed[grade_id][1].startswith("rmsprop_step changed its argument s in place"), failed[grade_id]
 
@@ -465,7 +454,7 @@ def test_an_argument_changed_in_place_is_named(graded):
 def test_no_hidden_message_gives_a_number_of_the_reference(graded):
     course, _ = graded
     for student in STUDENTS:
-        for grade_id, (ename, evalue) in failures(course, student).items():
+        for grade_id, (ename, evalue) in failures(course, ASSIGNMENT, student, NOTEBOOK).items():
             if grade_id.endswith("_hidden") and ename == "AssertionError":
                 assert not re.search(r"(got|expected|relative error) -?\d", evalue), (student, grade_id, evalue)
 
