@@ -24,7 +24,7 @@ from optional import import_torch
 from strategies import class_counts, feature_counts, seeds
 
 import nnbook
-from nnbook import initialization, layers, losses, normalization
+from nnbook import initialization, layers, losses, normalization, regularization
 from nnbook.activations import ACTIVATIONS, network_activations
 from nnbook.autodiff import Tensor
 from nnbook.gradcheck import assert_close, numerical_gradient, numerical_gradient_of_output
@@ -46,6 +46,16 @@ class Example(NamedTuple):
 
 #: The registry of examples, by layer class. A new layer is covered by adding one line here.
 EXAMPLES = {
+    regularization.Dropout: [
+        Example("Dropout", lambda dtype: regularization.Dropout(0.5, seed=3), (6, 5), (6, 5)),
+        Example(
+            "Linear-ReLU-Dropout-Linear",
+            lambda dtype: layers.Sequential(layers.Linear(4, 6, seed=9, dtype=dtype), layers.ReLU(),
+                                            regularization.Dropout(0.25, seed=4), layers.Linear(6, 3, seed=10, dtype=dtype)),
+            (5, 4),
+            (5, 3),
+        ),
+    ],
     normalization.BatchNorm: [
         Example("BatchNorm", lambda dtype: normalization.BatchNorm(4, dtype=dtype), (5, 4), (5, 4),
                 batch_statistics=True),
@@ -171,12 +181,21 @@ def test_a_layer_without_an_example_fails_with_what_to_do():
 # ---- the contract, for every example --------------------------------------------------------------
 
 
+def same_draws(layer):
+    """``layer`` with the generators of its random layers (dropout) re-seeded: the next forward draws the
+    same masks as the last one, so that a numerical gradient differentiates one fixed function."""
+    for leaf in flatten_layers(layer):
+        if hasattr(leaf, "rng"):
+            leaf.rng = np.random.default_rng(1234)
+    return layer
+
+
 @contract
 def test_output_shape_and_gradients_match_numerical_ones(example):
     rng = np.random.default_rng(len(example.id))
     layer = randomized(example.build(np.float64), rng)
     x = away_from_zero(rng, example.input_shape)
-    out = layer.forward(x)
+    out = same_draws(layer).forward(x)
     assert out.shape == example.output_shape
     dout = rng.standard_normal(out.shape)
     dx = layer.backward(dout)
@@ -190,14 +209,14 @@ def test_output_shape_and_gradients_match_numerical_ones(example):
     if not with_dx:  # a layer that skips dx returns None; switch it on to check dx too
         assert dx is None
         layer.input_grad = True
-        layer.forward(x)
+        same_draws(layer).forward(x)
         dx = layer.backward(dout)
         for name, _, grad in layer.params_and_grads():
             np.testing.assert_array_equal(grad, analytic[name], err_msg=f"d{name} depends on input_grad")
     assert dx.shape == x.shape
-    assert_close(dx, numerical_gradient_of_output(lambda: layer.forward(x), x, dout), f"{example.id}: dx")
+    assert_close(dx, numerical_gradient_of_output(lambda: same_draws(layer).forward(x), x, dout), f"{example.id}: dx")
     for name, param, _ in layer.params_and_grads():
-        numeric = numerical_gradient_of_output(lambda: layer.forward(x), param, dout)
+        numeric = numerical_gradient_of_output(lambda: same_draws(layer).forward(x), param, dout)
         assert_close(analytic[name], numeric, f"{example.id}: d{name}")
 
 

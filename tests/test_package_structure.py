@@ -117,3 +117,24 @@ def test_the_run_key_changes_with_a_module_in_a_subfolder(tmp_path, monkeypatch)
 def test_the_grader_is_a_subpackage(module):
     assert module in {name for name, _ in sandbox.package_modules()}
     assert not (PACKAGE / "autograde.py").exists() and not (PACKAGE / "trusted_execute.py").exists()
+
+
+def test_the_package_imports_without_the_frameworks():
+    """torch and keras are dependencies of the book (chapter 10), not of the package: every teaching module
+    imports with both made unimportable, and no module imports them at its top level."""
+    top_level = [
+        f"{path.relative_to(PACKAGE)}:{line} imports {name}"
+        for module, path in teaching_modules()
+        for name, line, at_top in imported_modules(path, module)
+        if at_top and name.split(".")[0] in {"torch", "keras", "tensorflow"}
+    ]
+    assert not top_level, top_level
+    names = [module for module, _ in teaching_modules()]
+    script = ("import importlib, sys\n"
+              "sys.modules.update(torch=None, keras=None, tensorflow=None)\n"
+              f"for name in {names!r}:\n"
+              "    importlib.import_module(name)\n"
+              f"print('imported', set({names!r}) <= set(sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "imported True"

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from nnbook import layers, losses
+from nnbook.layers import Linear, ReLU, Sequential, mlp
 from nnbook.optim import SGD
 from nnbook.train import History, evaluate, fit, training_loop
 
@@ -306,3 +307,68 @@ def test_training_loop_steps_updates_records_and_stops_on_divergence():
     nan_record = training_loop(lambda batch: 1.0, lambda: None, 4, 5, 2, np.random.default_rng(0),
                                lambda: float("nan"), History())
     assert nan_record.diverged and nan_record.diverged_epoch == 0 and nan_record.step_loss == []
+
+
+# ---- early stopping ---------------------------------------------------------------------------------
+
+
+def test_early_stopping_counts_epochs_without_a_new_best():
+    from nnbook.train import EarlyStopping
+
+    model = mlp((2, 3, 2), "tanh", seed=0)
+    stopper = EarlyStopping(model, patience=2)
+    decisions = [stopper(epoch, J) for epoch, J in enumerate([1.0, 0.8, 0.9, 0.8, 0.7, 0.75, 0.71])]
+    assert decisions == [False, False, False, True, False, False, True]
+    assert stopper.best_epoch == 4 and stopper.best_loss == 0.7  # a tie (0.8 again) is not an improvement
+
+
+def test_early_stopping_stops_after_patience_epochs_and_restores_the_best_weights():
+    """A wide network on 40 noisy points overfits: the validation cost turns up, training stops `patience`
+    epochs after its minimum, and the model ends with the weights of that minimum."""
+    from nnbook.data import make_moons, train_test_split
+    from nnbook.train import evaluate
+
+    X, y = make_moons(80, noise=0.35, seed=1)
+    X_train, y_train, X_val, y_val = train_test_split(X, y, test_fraction=0.5, seed=0)
+    runs = {}
+    for restore in (True, False):
+        model = mlp((2, 64, 64, 2), "relu", seed=0)
+        history = fit(model, X_train, y_train, SGD(0.3), epochs=400, batch_size=8, X_val=X_val, y_val=y_val,
+                      patience=10, restore_best=restore, progress=False)
+        runs[restore] = model, history
+        assert history.stopped_epoch is not None and history.stopped_epoch < 400, "the validation cost turned up"
+        assert len(history.val_loss) == history.stopped_epoch + 1
+        assert history.best_epoch == int(np.argmin(history.val_loss))
+        assert history.stopped_epoch - history.best_epoch == 10
+    (best_model, history), (last_model, _) = runs[True], runs[False]
+    assert evaluate(best_model, X_val, y_val)[0] == pytest.approx(history.val_loss[history.best_epoch], rel=1e-12)
+    assert evaluate(last_model, X_val, y_val)[0] == pytest.approx(history.val_loss[-1], rel=1e-12)
+    assert history.val_loss[-1] > history.val_loss[history.best_epoch]
+
+
+def test_early_stopping_restores_buffers_too():
+    from nnbook.normalization import BatchNorm
+    from nnbook.train import load_model_state, model_state
+
+    model = Sequential(Linear(2, 3, seed=0), BatchNorm(3), ReLU(), Linear(3, 2, seed=1))
+    saved = model_state(model)
+    model.forward(np.random.default_rng(0).standard_normal((8, 2)) + 5)  # moves the running statistics
+    for _, param, _ in model.params_and_grads():
+        param += 1.0
+    load_model_state(model, saved)
+    assert all(np.array_equal(p, saved[0][n]) for n, p, _ in model.params_and_grads())
+    np.testing.assert_array_equal(model.layers[1].buffers["running_mean"], np.zeros(3))
+
+
+def test_early_stopping_needs_a_validation_split_and_a_positive_patience():
+    X, y = np.zeros((4, 2)), np.array([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="early stopping .* watches the validation cost: pass X_val and y_val"):
+        fit(mlp((2, 2), "relu"), X, y, SGD(0.1), patience=3, progress=False)
+    with pytest.raises(ValueError, match="patience must be an integer ≥ 1"):
+        fit(mlp((2, 2), "relu"), X, y, SGD(0.1), X_val=X, y_val=y, patience=0, progress=False)
+
+
+def test_without_patience_all_epochs_run_and_nothing_is_restored():
+    X, y = np.random.default_rng(0).standard_normal((20, 2)), np.arange(20) % 2
+    history = fit(mlp((2, 4, 2), "tanh"), X, y, SGD(0.1), epochs=5, X_val=X, y_val=y, progress=False)
+    assert history.stopped_epoch is None and history.best_epoch is None and len(history.val_loss) == 6

@@ -37,7 +37,10 @@ class History:
     * ``params``: copies of the parameters before the first step and after every
       step, when the model was asked to keep them (``None`` otherwise);
     * ``diverged``: whether training stopped because the cost became non-finite
-      (or too large for the model), and ``diverged_epoch`` the epoch (from 1) where it did.
+      (or too large for the model), and ``diverged_epoch`` the epoch (from 1) where it did;
+    * ``best_epoch``, ``stopped_epoch``: with early stopping (see :func:`fit`), the
+      epoch of the lowest validation cost, whose weights the model ends with, and
+      the epoch after which training stopped (``None`` if it ran all its epochs).
 
     A field can also be read by name, ``history["loss"]``, as from a dict;
     ``"params" in history`` is false when no parameters were kept.
@@ -51,6 +54,8 @@ class History:
     params: Optional[list] = None
     diverged: bool = False
     diverged_epoch: Optional[int] = None
+    best_epoch: Optional[int] = None
+    stopped_epoch: Optional[int] = None
 
     def keys(self):
         """The names of the fields that hold a record (``params`` only when kept)."""
@@ -65,7 +70,8 @@ class History:
         return name in self.keys()
 
 
-def training_loop(step, update, m, epochs, batch_size, rng, record, history, max_cost=math.inf, progress=False):
+def training_loop(step, update, m, epochs, batch_size, rng, record, history, max_cost=math.inf, progress=False,
+                  stop_early=None):
     """Run ``epochs`` epochs of mini-batch training; fills and returns ``history`` (a :class:`History`).
 
     ``step(batch)`` computes the cost ``J`` of the mini-batch ``batch`` (an array
@@ -78,6 +84,7 @@ def training_loop(step, update, m, epochs, batch_size, rng, record, history, max
     Divergence stops training: a mini-batch cost that is not finite or exceeds
     ``max_cost`` (the update is then skipped), or a recorded cost that is not
     finite. ``history.diverged`` and ``history.diverged_epoch`` say so.
+    ``stop_early(epoch)``, if given, is asked after each epoch's record whether to stop there.
     """
 
     def stop(epoch):
@@ -95,6 +102,8 @@ def training_loop(step, update, m, epochs, batch_size, rng, record, history, max
             update()
         if not math.isfinite(record()):
             return stop(epoch)
+        if stop_early is not None and stop_early(epoch):
+            break
     return history
 
 
@@ -159,6 +168,56 @@ def evaluate(model, X, y, loss=None, batch_size=1024):
     return _evaluate(model, X, y, loss or SoftmaxCrossEntropy(check=False), batch_size, labels=y)
 
 
+def _all_layers(model):
+    """``model``'s layers, nested chains included (a single layer is a chain of one)."""
+    for layer in getattr(model, "layers", [model]):
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+        else:
+            yield layer
+
+
+def model_state(model):
+    """A copy of everything ``model`` learned: its parameters and its buffers (running statistics)."""
+    params = {name: param.copy() for name, param, _ in model.params_and_grads()}
+    buffers = [{name: value.copy() for name, value in layer.buffers.items()} for layer in _all_layers(model)]
+    return params, buffers
+
+
+def load_model_state(model, state):
+    """Put back into ``model``, in place, a state taken by :func:`model_state` from the same model."""
+    params, buffers = state
+    for name, param, _ in model.params_and_grads():
+        param[...] = params[name]
+    for layer, saved in zip(_all_layers(model), buffers):
+        for name, value in saved.items():
+            layer.buffers[name][...] = value
+
+
+class EarlyStopping:
+    """Stop when the validation cost has not gone down for ``patience`` epochs in a row; remember the best weights.
+
+    Called after each epoch with the epoch and its validation cost, it returns
+    whether to stop. It keeps a copy of the model's state (:func:`model_state`)
+    at the epoch with the lowest validation cost so far (the first one on ties),
+    and :meth:`restore` puts it back.
+    """
+
+    def __init__(self, model, patience):
+        if not (isinstance(patience, (int, np.integer)) and patience >= 1):
+            raise ValueError(f"patience must be an integer ≥ 1 (epochs without improvement), got {patience!r}")
+        self.model, self.patience = model, int(patience)
+        self.best_loss, self.best_epoch, self.best_state = math.inf, None, None
+
+    def __call__(self, epoch, val_loss):
+        if val_loss < self.best_loss:
+            self.best_loss, self.best_epoch, self.best_state = val_loss, epoch, model_state(self.model)
+        return epoch - self.best_epoch >= self.patience
+
+    def restore(self):
+        load_model_state(self.model, self.best_state)
+
+
 def _history_sample(m, size, seed):
     """Indices of the training examples that :func:`fit` records on: all of them, or ``size`` drawn once."""
     if size is None or m <= size:
@@ -168,7 +227,7 @@ def _history_sample(m, size, seed):
 
 
 def fit(model, X, y, optimizer, epochs=10, batch_size=64, loss=None, X_val=None, y_val=None, seed=0, progress=True,
-        history_sample=512):
+        history_sample=512, penalty=None, patience=None, restore_best=True):
     """Train ``model`` on ``X : (m, …)`` (rows ``(m, n_x)`` or images ``(m, C, H, W)``), labels ``y : (m,)``.
 
     Each epoch shuffles the examples (seeded by ``seed``) and, for each mini-batch
@@ -192,6 +251,18 @@ def fit(model, X, y, optimizer, epochs=10, batch_size=64, loss=None, X_val=None,
     history, ``history.diverged`` and ``history.diverged_epoch``; it raises no
     error, and numpy's overflow warnings are silenced while it trains.
 
+    ``penalty`` (an :class:`~nnbook.regularization.L2` or
+    :class:`~nnbook.regularization.L1`) is added to every mini-batch's cost, with
+    ``m = len(X)`` the number of training examples, and its gradient to the
+    weights' gradients; ``history.step_loss`` holds that total, while
+    ``history.loss`` and ``history.val_loss`` stay the data cost, comparable
+    across penalties.
+
+    Early stopping: with ``patience`` (needs ``X_val``), training stops after
+    ``patience`` epochs in a row without a new lowest validation cost, and with
+    ``restore_best`` (the default) the model ends with the weights and buffers of
+    its best epoch; ``history.best_epoch`` and ``history.stopped_epoch`` say which.
+
     ``progress`` shows a tqdm bar (in notebooks and terminals); pass ``False`` to turn it off.
     """
     X, y = check_examples(X, y)
@@ -203,6 +274,9 @@ def fit(model, X, y, optimizer, epochs=10, batch_size=64, loss=None, X_val=None,
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
     if len(X) == 0:
         raise ValueError(f"cannot train on zero examples, got X of shape {X.shape}")
+    if patience is not None and X_val is None:
+        raise ValueError("early stopping (patience) watches the validation cost: pass X_val and y_val")
+    early_stopping = None if patience is None else EarlyStopping(model, patience)
     loss = loss or SoftmaxCrossEntropy(check=False)
     sample = _history_sample(len(X), history_sample, seed)
     X_record, y_record = X[sample], y[sample]
@@ -217,12 +291,24 @@ def fit(model, X, y, optimizer, epochs=10, batch_size=64, loss=None, X_val=None,
             J_val, accuracy_val = _evaluate(model, X_val, y_val, loss, 1024, labels=y_val if first else None)
             history.val_loss.append(J_val)
             history.val_accuracy.append(accuracy_val)
+            if first and early_stopping is not None:
+                early_stopping(0, J_val)  # the weights before training are a candidate too
         return J
 
     def step(batch):
         J = loss.forward(model.forward(X[batch]), y[batch])
         model.backward(loss.backward())
+        if penalty is not None:
+            J += penalty.cost(model, len(X))
+            penalty.add_gradients(model, len(X))
         return J
+
+    def stop_early(epoch):
+        # record() has just measured this epoch's validation cost (and epoch 0's, before training)
+        if not early_stopping(epoch, history.val_loss[-1]):
+            return False
+        history.stopped_epoch = epoch
+        return True
 
     def update():
         optimizer.step(model)
@@ -233,7 +319,11 @@ def fit(model, X, y, optimizer, epochs=10, batch_size=64, loss=None, X_val=None,
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             training_loop(step, update, len(X), epochs, batch_size, np.random.default_rng(seed), record, history,
-                          progress=progress)
+                          progress=progress, stop_early=stop_early if early_stopping else None)
+        if early_stopping is not None and early_stopping.best_epoch is not None:
+            history.best_epoch = early_stopping.best_epoch
+            if restore_best:
+                early_stopping.restore()
     finally:
         if input_grad is not None:
             model.input_grad = input_grad
