@@ -1,12 +1,12 @@
-"""``nnbook-autograde`` grades ex02, ex03 and ex04 as plain nbgrader does, sandboxed.
+"""``nnbook-autograde`` grades ex02, ex03, ex04 and ex05 as plain nbgrader does, sandboxed.
 
 The adversarial corpora (``test_autograde_corpus.py``) attack every exercise
 (ex01's also the kernel and the verdicts). Here ex02, ex03 and ex04 go through the
 sandboxed command with honest and partly correct students, to show that their interfaces (dicts of arrays for ex03,
 shapes, axes and graphs as plain data for ex02, tuples of arrays carried from step to step and keyword arguments for
-ex04) cross the plain-data bridge: each student gets exactly the total of the nbgrader round trips
-(``test_nbgrader_ex03.py``, ``test_nbgrader_ex02.py``, ``test_nbgrader_ex04.py``), and no feedback shows
-hidden test code.
+ex04, caches with ``None`` in them and an exception that must be raised for ex05) cross the plain-data bridge: each
+student gets exactly the total of the nbgrader round trips (``test_nbgrader_ex03.py``, ``test_nbgrader_ex02.py``,
+``test_nbgrader_ex04.py``, ``test_nbgrader_ex05.py``), and no feedback shows hidden test code.
 """
 
 import csv
@@ -17,6 +17,7 @@ import nbformat
 import pytest
 import test_nbgrader_ex02 as ex02
 import test_nbgrader_ex04 as ex04
+import test_nbgrader_ex05 as ex05
 from nbgrader_course import (
     cells_by_id,
     make_course,
@@ -102,3 +103,27 @@ def test_ex04_is_graded_sandboxed_like_nbgrader(tmp_path):
                           ("stateless", "the running means ignore the m and v they were given")]:
         page = page_text((course / "feedback" / student / ex04.ASSIGNMENT / "optimizers.html").read_text())
         assert hint in page, student  # the diagnostics cross the bridge, the hidden tests' included
+
+
+def test_ex05_is_graded_sandboxed_like_nbgrader(tmp_path):
+    """The students of ``test_nbgrader_ex05.py``; a batch of one must be refused with a ValueError, which reaches the
+    grader as the exception's name and message only, and students who refuse it otherwise are told so."""
+    require_sandbox()
+    course = make_course(tmp_path, [ex05.ASSIGNMENT])
+    extra = {student: (lambda answers, student=student: ex05.student_answers(answers, student)) for student in ex05.STUDENTS}
+    extra.update({f"refusal_{name}": (lambda answers, statement=statement: {
+        **answers, "batchnorm_forward": ex05.batchnorm_forward(refuse=statement)})
+        for name, (statement, _) in ex05.REFUSALS.items()})
+    source = students(course, ex05.ASSIGNMENT, ex05.NOTEBOOK, ex05.FUNCTIONS, extra)
+    totals = grade(course, ex05.ASSIGNMENT)
+    expected = {"honest": 12.0, "untouched": 0.0, **{student: ex05.TOTALS[student] for student in ex05.STUDENTS},
+                **{f"refusal_{name}": 10.0 for name in ex05.REFUSALS}}
+    assert totals == expected
+    assert_no_hidden_code_in_feedback(course, ex05.ASSIGNMENT, ex05.NOTEBOOK, source)
+    pages = {student: page_text((course / "feedback" / student / ex05.ASSIGNMENT / "batchnorm_dropout.html").read_text())
+             for student in ("eps_outside", "missing_paths", "refusal_no_refusal", "refusal_assertion", "refusal_terse")}
+    assert "eps is outside the square root" in pages["eps_outside"]  # the diagnostics cross the bridge
+    assert "dx misses the path through the variance" in pages["missing_paths"]  # the hidden tests' included
+    for name, (_, message) in ex05.REFUSALS.items():
+        # the start of the message: the sandboxed grader adds, to a student's exception, the line that raised it
+        assert f"batchnorm_forward {message.split(' (')[0]}" in pages[f"refusal_{name}"], name

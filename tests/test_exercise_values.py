@@ -12,6 +12,12 @@ and every value they compare with must be what the package returns, to 1e-14;
 each known mistake they name must be a value clearly apart from it. (That each
 such value is what the mistake gives is checked in ``test_nbgrader_ex04.py``,
 which runs an implementation of every mistake through these tests.)
+
+The visible tests of ex05 run the same way, with the package's dropout
+(``nnbook.regularization``) and batch normalization (``nnbook.normalization``)
+in place of the student's functions; the cache they give the two backward passes
+is the package's forward pass of their batch, and the gradients they expect are
+those of central differences of that forward pass too.
 """
 
 import ast
@@ -22,8 +28,8 @@ import numpy as np
 import pytest
 from nbgrader_course import ROOT, cells_by_id
 
-from nnbook import grading, layers, optim
-from nnbook.gradcheck import relative_error
+from nnbook import grading, layers, normalization, optim, regularization
+from nnbook.gradcheck import numerical_gradient_of_output, relative_error
 from nnbook.losses import SoftmaxCrossEntropy
 
 NOTEBOOK = ROOT / "solutions" / "ex03" / "backprop_by_hand.ipynb"
@@ -143,3 +149,75 @@ def test_the_values_of_the_optimizer_tests_are_the_packages(monkeypatch):
     # one step and three steps of each update, each with its state; the bias correction's three steps; two schedules;
     # three weight decays
     assert len(compared) == (2 + 2 + 6) + (2 + 6) + (3 + 9) + 3 + 2 + 3
+
+
+EX05 = ROOT / "solutions" / "ex05" / "batchnorm_dropout.ipynb"
+EX05_VISIBLE = ("test_dropout_forward", "test_dropout_backward", "test_batchnorm_forward",
+                "test_batchnorm_running_statistics", "test_batchnorm_backward", "test_batchnorm_backward_simplified")
+
+
+def package_dropout_forward(x, p, training, seed):
+    """``dropout_forward`` of ex05, from the package's."""
+    return regularization.dropout_forward(x, p, training, rng=seed)
+
+
+def package_batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    """``batchnorm_forward`` of ex05, from the package's pure pair and its running statistics."""
+    out, cache = normalization.batchnorm_forward(x, gamma, beta, eps)
+    running = normalization.update_running_statistics(running_mean, running_var, cache["mean"], cache["var"],
+                                                      x.shape[0], momentum)
+    return (out, cache, *running)
+
+
+def test_the_values_of_the_batchnorm_and_dropout_tests_are_the_packages(monkeypatch):
+    cells = cells_by_id(nbformat.read(EX05, as_version=4))
+    compared = []
+
+    def compare(name, actual, expected, batch_size=None, kind="gradient", mistakes=None):
+        """In place of grading.check_array: ``actual`` is the package's answer, ``expected`` the test's value."""
+        actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+        assert actual.shape == expected.shape, name
+        assert relative_error(actual, expected) <= (1e-12 if kind != "numerical" else grading.TOLERANCES[kind]), name
+        for description, wrong in (mistakes or {}).items():
+            wrong = np.asarray(wrong, dtype=np.float64)
+            apart = wrong.shape != expected.shape or np.isnan(wrong).any() or relative_error(wrong, expected) > 1e-6
+            assert apart, f"{name}: the mistake {description!r} is the right value"
+        compared.append(name)
+
+    monkeypatch.setattr(grading, "check_array", compare)
+    monkeypatch.setattr(grading, "own_work", lambda function_name, allowed=None: contextlib.nullcontext())
+    namespace = {"dropout_forward": package_dropout_forward, "dropout_backward": regularization.dropout_backward,
+                 "batchnorm_forward": package_batchnorm_forward, "batchnorm_backward": normalization.batchnorm_backward,
+                 "batchnorm_backward_simplified": normalization.batchnorm_backward_simplified}
+    exec(compile(cells["setup"].source, "<setup of ex05>", "exec"), namespace)  # noqa: S102 (our own notebook)
+    for grade_id in EX05_VISIBLE:
+        before = len(compared)
+        with contextlib.redirect_stdout(None):
+            exec(compile(cells[grade_id].source, grade_id, "exec"), namespace)  # noqa: S102
+        assert len(compared) > before, grade_id
+    # dropout: the mask, out, out at inference; dx, against central differences, at inference; batch norm: out and
+    # the six entries of the cache, the mean and the standard deviation of a normalized batch; the running averages,
+    # once and over three batches; the three gradients of each backward pass
+    assert len(compared) == 3 + 3 + (7 + 2) + (2 + 6) + 3 + 3
+
+
+def test_the_cache_of_the_backward_tests_is_the_packages_and_their_gradients_are_the_derivatives():
+    cells = cells_by_id(nbformat.read(EX05, as_version=4))
+    namespace = {}
+    exec(compile(cells["setup"].source, "<setup of ex05>", "exec"), namespace)  # noqa: S102 (our own notebook)
+    x, gamma, beta = namespace["X_SMALL"], namespace["GAMMA_SMALL"], namespace["BETA_SMALL"]
+    _, cache = normalization.batchnorm_forward(x, gamma, beta)
+    assert set(namespace["CACHE_SMALL"]) == set(cache)
+    for key, value in cache.items():
+        np.testing.assert_array_equal(namespace["CACHE_SMALL"][key], value, err_msg=key)
+    dout = namespace["DOUT_SMALL"]
+    numerical = {
+        "dx": numerical_gradient_of_output(lambda: normalization.batchnorm_forward(x, gamma, beta)[0], x, dout),
+        "dgamma": numerical_gradient_of_output(lambda: normalization.batchnorm_forward(x, gamma, beta)[0], gamma, dout),
+        "dbeta": numerical_gradient_of_output(lambda: normalization.batchnorm_forward(x, gamma, beta)[0], beta, dout),
+    }
+    for grade_id in ("test_batchnorm_backward", "test_batchnorm_backward_simplified"):
+        literals = literal_checks(cells[grade_id].source)
+        assert set(literals) == set(numerical), grade_id
+        for quantity, value in numerical.items():
+            assert relative_error(literals[quantity], value) < 1e-8, (grade_id, quantity)

@@ -546,3 +546,76 @@ def test_own_work_restores_the_previous_profiler_even_on_error():
         with grading.own_work("f"):
             1 / 0
     assert sys.getprofile() is None
+
+
+# ---- raises: a function that must refuse its input ------------------------------------------------------------------
+
+
+def _refuse(x):
+    if len(x) < 2:
+        raise ValueError("expected more than one value per feature in training mode")
+    return x
+
+
+class _ReportedError(Exception):
+    """What the sandboxed grader raises for an exception of the student's: only its name (``kind``) and message."""
+
+    def __init__(self, kind, message):
+        super().__init__(message)
+        self.kind = kind
+
+
+def test_raises_passes_when_the_function_raises_the_error_with_its_reason():
+    with grading.raises("f", ValueError, "for one example", mentioning="More than one"):
+        grading.call("f", _refuse, [1.0])
+
+
+def test_raises_accepts_the_sandboxed_graders_report_of_the_error_by_name():
+    with grading.raises("f", ValueError, "for one example", mentioning="more than one"):
+        raise _ReportedError("ValueError", "expected more than one value (at line 3 of your f: `raise ...`)")
+    with pytest.raises(AssertionError, match=r"^f raised TypeError \(bad\) for one example: it should raise ValueError"):
+        with grading.raises("f", ValueError, "for one example"):
+            raise _ReportedError("TypeError", "bad")
+
+
+def test_raises_fails_when_the_function_returns():
+    with pytest.raises(AssertionError, match=r"^f returned for one example, where it should raise ValueError"):
+        with grading.raises("f", ValueError, "for one example"):
+            grading.call("f", lambda x: x, [1.0])
+
+
+def test_raises_fails_for_another_exception_and_names_it():
+    def wrong(x):
+        if len(x) < 2:
+            raise AssertionError("batch too small")
+
+    with pytest.raises(AssertionError, match=r"^f raised AssertionError \(batch too small\) for one example: it should "
+                                             r"raise ValueError"):
+        with grading.raises("f", ValueError, "for one example"):
+            grading.call("f", wrong, [1.0])
+
+
+def test_raises_fails_when_the_message_does_not_say_why():
+    def terse(x):
+        raise ValueError("no")
+
+    with pytest.raises(AssertionError, match=r"its message does not say why: it should mention 'more than one'; it "
+                                             r"says 'no'"):
+        with grading.raises("f", ValueError, "for one example", mentioning="more than one"):
+            grading.call("f", terse, [1.0])
+    with grading.raises("f", ValueError, "for one example"):  # without `mentioning`, any message will do
+        grading.call("f", terse, [1.0])
+
+
+def test_raises_lets_a_stub_and_the_graders_own_exceptions_through():
+    def stub(x):
+        raise NotImplementedError("ex05: f")
+
+    with pytest.raises(NotImplementedError, match="ex05: f"):
+        with grading.raises("f", ValueError, "for one example"):
+            grading.call("f", stub, [1.0])
+    from nnbook.autograder.trusted_execute import NotRun
+
+    with pytest.raises(NotRun):
+        with grading.raises("f", ValueError, "for one example"):
+            raise NotRun("the kernel died")

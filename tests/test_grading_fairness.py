@@ -21,6 +21,10 @@ For every exercise, one sandboxed grading run of these made-up students:
   have no derivative to estimate; their estimate is ``adam_step`` computed in
   single precision (float32), right to about 1e-7 as a central difference is
   to about 1e-10: the tolerance of a value (1e-10) rejects it too.
+  ex05's is ``batchnorm_backward`` by central differences of the batch-normalization
+  forward pass, rebuilt from the cache; ``in_place_batchnorm_forward`` updates
+  its running mean in place, as PyTorch's layer does, and loses all four cells
+  of ``batchnorm_forward``.
 
 It needs bubblewrap (``apt-get install -y bubblewrap``) and is skipped without
 it, unless ``NNBOOK_REQUIRE_SANDBOX=1``.
@@ -48,19 +52,22 @@ from optional import require_sandbox
 pytestmark = pytest.mark.autograde
 
 NOTEBOOKS = {"ex01": "perceptron_logistic.ipynb", "ex02": "computation_graphs.ipynb", "ex03": "backprop_by_hand.ipynb",
-             "ex04": "optimizers.ipynb"}
+             "ex04": "optimizers.ipynb", "ex05": "batchnorm_dropout.ipynb"}
 FUNCTIONS = {
     "ex01": ("perceptron_update", "sigmoid", "binary_cross_entropy", "bce_gradients", "gradient_descent_step"),
     "ex02": ("mul_backward", "add_backward", "matmul_backward", "exp_backward", "log_backward", "sum_backward",
              "sigmoid_backward", "backprop"),
     "ex03": ("one_hidden_forward", "one_hidden_backward", "deep_forward", "deep_backward"),
     "ex04": ("momentum_step", "rmsprop_step", "adam_step", "warmup_cosine_lr", "decoupled_weight_decay"),
+    "ex05": ("dropout_forward", "dropout_backward", "batchnorm_forward", "batchnorm_backward",
+             "batchnorm_backward_simplified"),
 }
 # the test cells of a function whose name is not in their grade id
 EXTRA_CELLS = {
     "one_hidden_backward": ("one_hidden_dW2", "one_hidden_db2", "one_hidden_dW1", "one_hidden_db1", "one_hidden_dX"),
     "deep_backward": ("deep_output_layer", "deep_hidden_layers", "deep_dX"),
     "adam_step": ("adam_bias_correction",),
+    "batchnorm_forward": ("batchnorm_running_statistics",),
 }
 
 CENTRAL_DIFFERENCE = '''
@@ -135,6 +142,18 @@ def deep_backward(y, cache, params):
 
     return {**{"d" + name: central_difference(cost, P[name]) for name in P}, "dX": central_difference(cost, X)}
 ''',
+    "batchnorm_backward": CENTRAL_DIFFERENCE + '''
+def batchnorm_backward(dout, cache):
+    x_hat, gamma = cache["x_hat"], cache["gamma"]
+    x = cache["x_centered"] + cache["mean"]  # the batch, and eps, from the cache
+    eps = float(np.mean(cache["std"] ** 2 - cache["var"]))
+
+    def cost():
+        centered = x - x.mean(axis=0)
+        return np.sum(dout * (gamma * centered / np.sqrt(np.mean(centered**2, axis=0) + eps)))
+
+    return central_difference(cost, x), np.sum(dout * x_hat, axis=0), dout.sum(axis=0)
+''',
     "adam_step": '''
 def adam_step(w, dw, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     w, dw, m, v = (np.asarray(x, dtype=np.float32) for x in (w, dw, m, v))  # single precision: about 7 digits
@@ -183,6 +202,20 @@ def momentum_step(w, dw, v, lr, beta=0.9):
     v += (1 - beta) * dw
     return w - lr * v, v
 '''),
+    "ex05": ("batchnorm_forward", "running_mean", '''
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    m = x.shape[0]
+    if m < 2:
+        raise ValueError("expected more than one value per feature in training mode")
+    mean, var = x.mean(axis=0), x.var(axis=0)
+    std = np.sqrt(var + eps)
+    x_hat = (x - mean) / std
+    running_mean *= 1 - momentum  # as PyTorch's layer does, in place: the caller's array changes too
+    running_mean += momentum * mean
+    new_var = (1 - momentum) * running_var + momentum * var * m / (m - 1)
+    cache = {"x_centered": x - mean, "std": std, "x_hat": x_hat, "gamma": gamma, "mean": mean, "var": var}
+    return gamma * x_hat + beta, cache, running_mean, new_var
+'''),
 }
 CRASH = {  # exercise: (function, an answer whose numpy call fails, the line that raises)
     "ex01": ("bce_gradients", '''
@@ -210,6 +243,14 @@ def rmsprop_step(w, dw, s, lr, rho=0.9, eps=1e-8):
     s_new = rho * s + (1 - rho) * np.dot(dw, dw)  # dw squared as a matrix product: (n, k) times (n, k) does not fit
     return w - lr * dw / (np.sqrt(s_new) + eps), s_new
 ''', "s_new = rho * s + (1 - rho) * np.dot(dw, dw)"),
+    "ex05": ("batchnorm_backward_simplified", '''
+def batchnorm_backward_simplified(dout, cache):
+    x_hat, std, gamma = cache["x_hat"], cache["std"], cache["gamma"]
+    m = dout.shape[0]
+    dbeta = dout.sum(axis=0)
+    dgamma = np.dot(dout, x_hat)  # a matrix product where an entrywise one is summed: (m, n) times (m, n) does not fit
+    return gamma / (m * std) * (m * dout - dbeta - x_hat * dgamma), dgamma, dbeta
+''', "dgamma = np.dot(dout, x_hat)"),
 }
 CONSTANT_MODEL = {  # ex03: a constant network, and the exact gradients of that constant network
     "one_hidden_forward": '''
@@ -224,7 +265,8 @@ def one_hidden_backward(y, cache, params):  # nothing of the constant model depe
 ''',
 }
 NUMERICAL_OF = {"ex01": ("bce_gradients",), "ex02": ("mul_backward", "exp_backward", "log_backward", "sigmoid_backward", "matmul_backward"),
-                "ex03": ("one_hidden_backward", "deep_backward"), "ex04": ("adam_step",)}
+                "ex03": ("one_hidden_backward", "deep_backward"), "ex04": ("adam_step",),
+                "ex05": ("batchnorm_backward",)}
 
 
 def cells_of(function, cells):

@@ -379,6 +379,43 @@ def call(function_name, function, *args, **kwargs):
     return result
 
 
+def _raised_kind(error):
+    """The name of the exception a student's function raised: its class's, or, in the sandboxed grader, the ``kind``
+    the kernel reported (there the grader knows the student's exception only by its name and message)."""
+    kind = getattr(error, "kind", None)
+    return kind if isinstance(kind, str) else type(error).__name__
+
+
+@contextlib.contextmanager
+def raises(function_name, error, situation, mentioning=None):
+    """The block, a :func:`call` of the student's ``function_name``, must raise ``error`` (a class, ``ValueError``).
+
+    ``situation`` says when, for the messages ("for x of shape (1, 3), one example, in training mode");
+    ``mentioning``, when given, is a phrase the exception's message must contain (case ignored), so that it says
+    why. Passes when the function raises ``error`` (or, in the sandboxed grader, reports an exception of that
+    name); fails with an ``AssertionError`` that says what happened when it returns, raises another exception, or
+    raises ``error`` with a message without ``mentioning``. A stub's ``NotImplementedError`` and the grader's own
+    exceptions go through unchanged.
+    """
+    expected = error.__name__
+    try:
+        yield
+    except Exception as raised:  # noqa: BLE001 (whatever the student's function raised is judged here)
+        kind, message = _raised_kind(raised), str(raised)
+        grader_own = type(raised).__module__.startswith(__package__ + ".") and not hasattr(raised, "kind")
+        if kind == "NotImplementedError" or grader_own:
+            raise
+        if not (isinstance(raised, error) or kind == expected):
+            raise AssertionError(f"{function_name} raised {kind} ({message[:300]}) {situation}: it should raise "
+                                 f"{expected}, as `raise {expected}(\"...\")`.") from None
+        if mentioning and mentioning.lower() not in message.lower():
+            raise AssertionError(f"{function_name} raised {expected} {situation}, as it should, but its message does "
+                                 f"not say why: it should mention {mentioning!r}; it says {message[:300]!r}.") from None
+        return
+    raise AssertionError(f"{function_name} returned {situation}, where it should raise {expected}: "
+                         f"`raise {expected}(\"...\")` before computing anything.")
+
+
 def set_hidden_seed(seed):
     """Mix the grader's secret ``seed`` into the inputs of every hidden test run after this call."""
     global _hidden_seed

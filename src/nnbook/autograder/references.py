@@ -3,14 +3,16 @@
 The hidden tests of the exercises call these functions in the grader's
 process (never in a student's kernel, where the reference is masked): the
 gradients a backward rule must return (ex02), random networks run forward
-and backward by the package's layers (ex03), and the package's optimizer steps
-and learning-rate schedule (ex04). They only arrange the reference
-(:mod:`nnbook.autodiff`, :mod:`nnbook.layers`, :mod:`nnbook.optim`): no new math.
+and backward by the package's layers (ex03), the package's optimizer steps
+and learning-rate schedule (ex04), and batch normalization in training mode with
+its running statistics carried from batch to batch (ex05). They only arrange the
+reference (:mod:`nnbook.autodiff`, :mod:`nnbook.layers`, :mod:`nnbook.optim`,
+:mod:`nnbook.normalization`): no new math.
 """
 
 import numpy as np
 
-from .. import layers, optim
+from .. import layers, normalization, optim
 from ..autodiff import Tensor
 
 
@@ -119,3 +121,21 @@ def warmup_cosine_lr(t, lr_max, warmup_steps, total_steps, lr_min=0.0):
     """The learning rate of step ``t`` (``t`` steps already taken) of a linear warm-up over ``warmup_steps`` steps,
     then a cosine decay from ``lr_max`` to ``lr_min`` that ends at step ``total_steps``: the package's schedules."""
     return optim.Warmup(optim.CosineDecay(lr_max, total_steps - warmup_steps, lr_min), warmup_steps)(t)
+
+
+def batchnorm_training_steps(batches, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    """The package's batch normalization in training mode over ``batches``, the running statistics carried along.
+
+    Each batch ``x : (m, n)`` (``m ≥ 2``) goes through :func:`nnbook.normalization.batchnorm_forward`, then
+    :func:`nnbook.normalization.update_running_statistics` updates ``running_mean, running_var : (n,)`` with
+    ``momentum`` (PyTorch's convention: the unbiased batch variance in the running one). Returns
+    ``[(out, cache, running_mean, running_var) after batch k for k = 1, …, len(batches)]``, what ex05's
+    ``batchnorm_forward`` returns when each call is given the running statistics the call before returned.
+    """
+    trajectory = []
+    for x in batches:
+        out, cache = normalization.batchnorm_forward(x, gamma, beta, eps)
+        running_mean, running_var = normalization.update_running_statistics(
+            running_mean, running_var, cache["mean"], cache["var"], x.shape[0], momentum)
+        trajectory.append((out, cache, running_mean, running_var))
+    return trajectory
