@@ -247,7 +247,7 @@ def formgrader(course):
     """nbgrader's formgrader, served by a Jupyter server started in ``course``: yields ``request(path, json=None)``.
 
     ``request`` GETs ``path`` (PUTs ``json`` when given) with the server's token and returns the text of the
-    answer. The server listens on 127.0.0.1 only, with Jupyter's folders in the course (nothing of the
+    answer; ``request.url`` and ``request.token`` are the server's address and token, for a browser. The server listens on 127.0.0.1 only, with Jupyter's folders in the course (nothing of the
     machine's configuration), and is stopped at the end.
     """
     import json as json_module
@@ -274,6 +274,7 @@ def formgrader(course):
         with urllib.request.urlopen(req, timeout=60) as answer:
             return answer.read().decode()
 
+    request.url, request.token = f"http://127.0.0.1:{port}", token
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -14,7 +14,7 @@ import pytest
 
 from nnbook.activations import sigmoid
 from nnbook.autodiff import Tensor
-from nnbook.data import load_mnist_subset
+from nnbook.data import carve_dev_split, load_mnist_subset
 from nnbook.experiments import (
     LOGISTIC_LEAST_SQUARES_POINT,
     MNIST_SETTINGS,
@@ -195,7 +195,9 @@ def test_linear_layers_without_activation_collapse_to_one_affine_map():
 def test_the_chapter_network_solves_xor():
     run = train_xor(XOR_SETTINGS)
     assert run.history.accuracy[-1] == 1.0
-    assert run.history.val_accuracy[-1] == 1.0
+    assert run.history.val_accuracy[-1] == 1.0  # the dev set, watched after every epoch
+    assert run.test_accuracy == 1.0 == evaluate(run.model, run.X_test, run.y_test)[1]  # the test set, scored once
+    assert not np.array_equal(run.X_dev, run.X_test)
     corners = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     np.testing.assert_array_equal(np.argmax(run.model.forward(corners), axis=1), [0, 1, 1, 0])
 
@@ -248,7 +250,12 @@ def test_mnist_mlp_beats_softmax_regression_on_the_same_split():
     assert result.mlp_test_accuracy > result.softmax_test_accuracy
     assert len(result.mlp_history.val_accuracy) == MNIST_SETTINGS["epochs"] + 1
     assert len(result.softmax.history["val_accuracy"]) == MNIST_SETTINGS["epochs"] + 1
+    # the curves are drawn on a stratified dev set carved from the training images, never on the test set
+    assert (result.m_train, result.m_dev) == (3500, 500)
     # the test accuracy it reports is the one the model actually has on the 1,000 test images
     data = load_mnist_subset()
+    dev = carve_dev_split(data, MNIST_SETTINGS["dev_fraction"], seed=MNIST_SETTINGS["seed"])
+    assert evaluate(result.mlp, dev.X_dev, dev.y_dev)[1] == result.mlp_history.val_accuracy[-1]
+    assert result.mlp_test_accuracy > 0.9
     assert evaluate(result.mlp, data.X_test, data.y_test)[1] == result.mlp_test_accuracy
     assert result.softmax.accuracy(data.X_test, data.y_test) == result.softmax_test_accuracy

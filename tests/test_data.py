@@ -563,3 +563,55 @@ def test_load_mnist_idx_reports_a_corrupt_file_by_name(tmp_path):
 def test_import_is_quiet_and_does_not_load_scikit_learn():
     code = "import sys, nnbook.data; assert 'sklearn' not in sys.modules"
     subprocess.run([sys.executable, "-W", "error", "-c", code], check=True)
+
+
+# ---------------------------------------------------------------------------
+# Train / dev / test splits
+# ---------------------------------------------------------------------------
+
+
+def test_train_dev_test_split_sizes_partition_and_stratification():
+    X, y = numbered_examples(200)
+    split = data.train_dev_test_split(X, y, dev_fraction=0.15, test_fraction=0.2, seed=3)
+    assert [len(part) for part in split] == [130, 130, 30, 30, 40, 40]
+    rows = np.concatenate([split.X_train[:, 0], split.X_dev[:, 0], split.X_test[:, 0]])
+    np.testing.assert_array_equal(np.sort(rows), np.arange(200))  # every example in exactly one set
+    for X_part, y_part in ((split.X_train, split.y_train), (split.X_dev, split.y_dev), (split.X_test, split.y_test)):
+        np.testing.assert_array_equal(y_part, y[X_part[:, 0].astype(int)])  # rows keep their labels
+        np.testing.assert_allclose(data.class_proportions(y_part, 3), data.class_proportions(y, 3), atol=1 / len(y_part))
+    # the test set is the one train_test_split cuts with the same seed
+    np.testing.assert_array_equal(split.X_test, data.train_test_split(X, y, test_fraction=0.2, seed=3).X_test)
+
+
+def test_stratification_keeps_a_rare_class_where_a_shuffle_does_not():
+    y = (np.arange(400) % 20 == 0).astype(np.int64)  # 5% of class 1
+    X = np.arange(400.0)[:, None]
+    dev_shares = {stratify: {data.class_proportions(data.train_dev_test_split(X, y, 0.1, 0.1, seed=s, stratify=stratify)
+                                                    .y_dev, 2)[1] for s in range(20)} for stratify in (True, False)}
+    assert dev_shares[True] == {0.05}
+    assert len(dev_shares[False]) > 1
+
+
+def test_carve_dev_split_keeps_the_test_set_and_cuts_the_training_set():
+    mnist_split = data.load_mnist_subset()
+    carved = data.carve_dev_split(mnist_split, dev_fraction=0.125, seed=0)
+    assert (len(carved.y_train), len(carved.y_dev), len(carved.y_test)) == (3500, 500, 1000)
+    np.testing.assert_array_equal(carved.X_test, mnist_split.X_test)
+    np.testing.assert_array_equal(np.bincount(carved.y_dev), np.full(10, 50))  # stratified: 50 of each digit
+    train_rows = {row.tobytes() for row in mnist_split.X_train}
+    assert all(row.tobytes() in train_rows for row in carved.X_dev[:50])
+    assert len(np.unique(np.vstack([carved.X_train, carved.X_dev]), axis=0)) == len(np.unique(mnist_split.X_train, axis=0))
+
+
+@pytest.mark.parametrize("fractions", [(0.5, 0.5), (0.0, 0.2), (0.2, 1.0), (True, 0.1)])
+def test_train_dev_test_split_rejects_bad_fractions(fractions):
+    X, y = numbered_examples(50)
+    with pytest.raises(ValueError, match="fraction"):
+        data.train_dev_test_split(X, y, *fractions)
+
+
+def test_class_proportions():
+    np.testing.assert_array_equal(data.class_proportions(np.array([0, 2, 2, 2])), [0.25, 0.0, 0.75])
+    np.testing.assert_array_equal(data.class_proportions(np.array([1, 1]), n_classes=3), [0.0, 1.0, 0.0])
+    with pytest.raises(ValueError, match="integer labels"):
+        data.class_proportions(np.array([0.5]))

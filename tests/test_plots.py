@@ -246,3 +246,34 @@ def test_std_per_layer_draws_dots_for_measurements_and_lines_for_predictions():
     np.testing.assert_array_equal(lines[2].get_ydata(), [1.0, 2.0, 4.0])
     assert ax.get_yscale() == "log" and ax.get_title() == "std"
     assert lines[0].get_color() == lines[1].get_color()
+
+
+def test_network_layout_centres_each_layer_one_column_apart():
+    positions = plots.network_layout((2, 3, 1))
+    np.testing.assert_allclose(positions[0], [[0, 0.5], [0, -0.5]])
+    np.testing.assert_allclose(positions[1], [[1, 1], [1, 0], [1, -1]])
+    np.testing.assert_allclose(positions[2], [[2, 0]])
+
+
+def test_network_edges_are_as_wide_as_the_weights_and_coloured_by_sign():
+    from matplotlib.colors import to_rgba
+
+    W1 = np.array([[1.0, -2.0], [0.5, 0.0], [-4.0, 3.0]])  # 3 units fed by 2 inputs
+    W2 = np.array([[2.0, -1.0, 0.25]])
+    images = [[np.zeros((4, 4))] * 2, [np.ones((4, 4))] * 3, [-np.ones((4, 4))]]
+    ax = plots.plot_network([W1, W2], node_images=images, labels=["a", "b"], max_width=4.0, title="net")
+    edges = ax.collections[0]
+    weights = np.r_[W1.ravel(), W2.ravel()]
+    assert len(edges.get_segments()) == 9
+    np.testing.assert_allclose(edges.get_linewidths(), 4.0 * np.abs(weights) / 4.0)
+    colours = edges.get_colors()
+    assert all(np.allclose(colours[k][:3], to_rgba("C0" if w > 0 else "C1")[:3]) for k, w in enumerate(weights))
+    # the edge of W1[2, 1] joins input 1 (column 0, row −0.5) to hidden unit 2 (column 1, row −1)
+    np.testing.assert_allclose(edges.get_segments()[5], [[0, -0.5], [1, -1]])
+    assert len(ax.get_images()) == 6 and [t.get_text() for t in ax.texts] == ["a", "b"]
+    assert ax.get_title() == "net"
+
+
+def test_network_drawing_checks_the_shapes_chain():
+    with pytest.raises(ValueError, match=r"weights\[1\] has shape \(1, 2\): it should take the 3 units"):
+        plots.plot_network([np.ones((3, 2)), np.ones((1, 2))])

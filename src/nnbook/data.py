@@ -24,7 +24,10 @@ Images of digits, returned as a :class:`Split` into a training and a test set:
 * :func:`load_mnist_idx`: the full MNIST, for readers who downloaded its four
   files; :func:`read_idx` reads any file in MNIST's IDX format.
 
-:func:`train_test_split` and :func:`standardize` prepare your own arrays the same way.
+:func:`train_test_split` and :func:`standardize` prepare your own arrays the same way;
+:func:`train_dev_test_split` and :func:`carve_dev_split` add a development (dev) set,
+for tuning, to the training and test sets, and :func:`class_proportions` checks that
+a stratified split kept the proportion of each class.
 """
 
 import gzip
@@ -267,6 +270,97 @@ def train_test_split(X, y, test_fraction=0.25, seed=0, stratify=True):
         X, y, test_size=n_test, random_state=seed, shuffle=True, stratify=y if stratify else None
     )
     return Split(X_train, y_train, X_test, y_test)
+
+
+class DevSplit(NamedTuple):
+    """A data set cut into three: a training set, a development (dev) set and a test set.
+
+    The model learns on the training set; its settings (epochs, λ, width, …) are
+    chosen by their score on the dev set, also called the validation set; the
+    test set is scored once, at the end, for the number that is reported.
+    ``X_* : (m_*, …)`` and ``y_* : (m_*,)``. It is a tuple, so it unpacks:
+    ``X_train, y_train, X_dev, y_dev, X_test, y_test = train_dev_test_split(X, y)``.
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_dev: np.ndarray
+    y_dev: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+def _check_fraction(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
+        raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
+    return float(value)
+
+
+def _split_off(X, y, n, seed, stratify):
+    """Shuffle ``(X, y)`` and cut off ``n`` examples: ``(X_rest, y_rest, X_cut, y_cut)``, stratified if asked."""
+    from sklearn.model_selection import train_test_split as sklearn_train_test_split
+
+    X_rest, X_cut, y_rest, y_cut = sklearn_train_test_split(
+        X, y, test_size=n, random_state=seed, shuffle=True, stratify=y if stratify else None
+    )
+    return X_rest, y_rest, X_cut, y_cut
+
+
+def train_dev_test_split(X, y, dev_fraction=0.15, test_fraction=0.15, seed=0, stratify=True):
+    """Shuffle the examples and cut them into a training, a dev and a test set.
+
+    ``X : (m, …)`` and ``y : (m,)``. The test set gets ``⌈test_fraction · m⌉``
+    examples, the dev set ``⌈dev_fraction · m⌉``, the training set the others.
+    With ``stratify=True`` every class keeps (to within an example or two) its
+    proportion in the three sets; each class then needs at least two examples
+    in each cut. The test set is cut first (as :func:`train_test_split` would
+    cut it with the same seed), then the dev set from the rest.
+
+    Returns a :class:`DevSplit`; the arrays keep the dtypes of ``X`` and ``y``.
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    check_ndim(y, "y", 1)
+    check_rows_match(X, y)
+    dev_fraction = _check_fraction(dev_fraction, "dev_fraction")
+    test_fraction = _check_fraction(test_fraction, "test_fraction")
+    n_test, n_dev = math.ceil(test_fraction * len(y)), math.ceil(dev_fraction * len(y))
+    if n_test + n_dev >= len(y):
+        raise ValueError(
+            f"dev_fraction={dev_fraction} and test_fraction={test_fraction} of m={len(y)} examples put "
+            f"{n_dev} + {n_test} in the dev and test sets; the training set would be empty"
+        )
+    X_rest, y_rest, X_test, y_test = _split_off(X, y, n_test, seed, stratify)
+    X_train, y_train, X_dev, y_dev = _split_off(X_rest, y_rest, n_dev, seed, stratify)
+    return DevSplit(X_train, y_train, X_dev, y_dev, X_test, y_test)
+
+
+def carve_dev_split(split, dev_fraction=0.125, seed=0, stratify=True):
+    """Keep the test set of ``split`` (a :class:`Split`) and cut a dev set out of its *training* set.
+
+    The dev set gets ``⌈dev_fraction · m_train⌉`` of the training examples,
+    stratified by default; the test set is untouched. This is how a chapter
+    that watches a curve epoch by epoch gets a held-out set to watch without
+    looking at the test set: ``carve_dev_split(load_mnist_subset())`` gives
+    3,500 training, 500 dev and the 1,000 test images. Returns a :class:`DevSplit`.
+    """
+    X, y, X_test, y_test = split
+    X, y = np.asarray(X), np.asarray(y)
+    check_ndim(y, "y_train", 1)
+    check_rows_match(X, y, "X_train", "y_train")
+    n_dev = math.ceil(_check_fraction(dev_fraction, "dev_fraction") * len(y))
+    if n_dev >= len(y):
+        raise ValueError(f"dev_fraction={dev_fraction} of m_train={len(y)} leaves no training example")
+    X_train, y_train, X_dev, y_dev = _split_off(X, y, n_dev, seed, stratify)
+    return DevSplit(X_train, y_train, X_dev, y_dev, X_test, y_test)
+
+
+def class_proportions(y, n_classes=None):
+    """The fraction of the examples of ``y : (m,)`` in each class ``0 … K−1``, shape ``(K,)``, summing to 1."""
+    y = np.asarray(y)
+    check_ndim(y, "y", 1)
+    if y.size == 0 or y.dtype.kind not in "iub" or y.min() < 0:
+        raise ValueError(f"y must be a non-empty 1-D array of integer labels 0, 1, …, got {y.dtype} {y.shape}")
+    return np.bincount(y, minlength=n_classes or 0) / len(y)
 
 
 def standardize(X_train, X_test):

@@ -22,11 +22,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .activations import sigmoid
-from .data import load_mnist_subset, make_xor
+from .data import carve_dev_split, load_mnist_subset, make_xor
 from .layers import Sequential, mlp
 from .linear_models import SoftmaxRegression
 from .optim import SGD
-from .train import History, fit
+from .train import History, evaluate, fit
 
 # ---------------------------------------------------------------------------
 # Chapter "Chain rule and computation graphs"
@@ -100,36 +100,43 @@ XOR_SETTINGS = {
     "batch_size": 16,
     "seed": 0,
     "m_train": 200,
+    "m_dev": 200,
     "m_test": 200,
     "noise": 0.1,
 }
 
 
 class XorRun(NamedTuple):
-    """What :func:`train_xor` returns: the trained model, its history and the data it saw."""
+    """What :func:`train_xor` returns: the trained model, its history, the data it saw and its test accuracy."""
 
     model: Sequential
     history: History
     X_train: np.ndarray
     y_train: np.ndarray
+    X_dev: np.ndarray
+    y_dev: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
+    test_accuracy: float
 
 
 def train_xor(settings=XOR_SETTINGS):
     """Train ``mlp(settings["sizes"], settings["activation"])`` on :func:`~nnbook.data.make_xor` data.
 
-    The training set is drawn with ``seed``, the test set with ``seed + 1``; the
-    network starts from the weights of ``seed`` and :func:`~nnbook.train.fit` runs
-    plain SGD. The history records the training and test cost and accuracy after every epoch.
+    The training set is drawn with ``seed``, the test set with ``seed + 1`` and a
+    dev set with ``seed + 2``; the network starts from the weights of ``seed`` and
+    :func:`~nnbook.train.fit` runs plain SGD. The history records the training and
+    dev cost and accuracy after every epoch; the test set is scored once, at the end.
     """
     s = settings
     X_train, y_train = make_xor(s["m_train"], noise=s["noise"], seed=s["seed"])
     X_test, y_test = make_xor(s["m_test"], noise=s["noise"], seed=s["seed"] + 1)
+    X_dev, y_dev = make_xor(s["m_dev"], noise=s["noise"], seed=s["seed"] + 2)
     model = mlp(s["sizes"], s["activation"], seed=s["seed"])
     history = fit(model, X_train, y_train, SGD(lr=s["lr"]), epochs=s["epochs"], batch_size=s["batch_size"],
-                  X_val=X_test, y_val=y_test, seed=s["seed"], progress=False)
-    return XorRun(model, history, X_train, y_train, X_test, y_test)
+                  X_val=X_dev, y_val=y_dev, seed=s["seed"], progress=False)
+    test_accuracy = evaluate(model, X_test, y_test)[1]
+    return XorRun(model, history, X_train, y_train, X_dev, y_dev, X_test, y_test, test_accuracy)
 
 
 # ---------------------------------------------------------------------------
@@ -210,8 +217,10 @@ def relu_sum_errors(settings=RELU_SUM_SETTINGS):
 # ---------------------------------------------------------------------------
 
 #: The MNIST comparison: one hidden layer of 128 ReLU units against softmax regression,
-#: both trained by mini-batch SGD with the same learning rate, batch size and number of epochs.
+#: both trained by mini-batch SGD with the same learning rate, batch size and number of epochs,
+#: on the training images less a stratified dev set of ``dev_fraction`` of them.
 MNIST_SETTINGS = {
+    "dev_fraction": 0.125,
     "hidden": 128,
     "activation": "relu",
     "lr": 0.1,
@@ -229,17 +238,22 @@ class MnistComparison(NamedTuple):
     softmax: SoftmaxRegression
     mlp_test_accuracy: float
     softmax_test_accuracy: float
+    m_train: int
+    m_dev: int
 
 
 def mnist_mlp_vs_softmax(settings=MNIST_SETTINGS):
     """Train an MLP ``784 → hidden → 10`` and softmax regression on :func:`~nnbook.data.load_mnist_subset`.
 
-    Both see the 4,000 training images with the same learning rate, mini-batch
-    size, number of epochs and shuffling seed, and are scored on the 1,000 test
-    images, which neither trains on. Both record a :class:`~nnbook.train.History`
-    (test split in ``val_loss``/``val_accuracy``): the MLP's is returned, the
-    softmax model keeps its own in ``softmax.history``. Both measure the training
-    cost and accuracy on all 4,000 training images (``history_sample=None``).
+    A stratified dev set of ``dev_fraction`` of the 4,000 training images is set
+    aside (:func:`~nnbook.data.carve_dev_split`: 500 images, leaving 3,500). Both
+    models see the same 3,500 training images with the same learning rate,
+    mini-batch size, number of epochs and shuffling seed. Both record a
+    :class:`~nnbook.train.History` with the dev set in ``val_loss``/``val_accuracy``,
+    after every epoch: the MLP's is returned, the softmax model keeps its own in
+    ``softmax.history``; both measure the training cost and accuracy on all the
+    training images (``history_sample=None``). The 1,000 test images are scored
+    once, after training.
 
     numpy's matrix library (BLAS) runs on one thread here: products with mini-batches
     of 32 rows gain little from threads, and on a busy machine with few cores,
@@ -247,13 +261,16 @@ def mnist_mlp_vs_softmax(settings=MNIST_SETTINGS):
     not depend on it.
     """
     s = settings
-    data = load_mnist_subset()
+    data = carve_dev_split(load_mnist_subset(), dev_fraction=s["dev_fraction"], seed=s["seed"])
     n_x, n_classes = data.X_train.shape[1], 10
     with threadpool_limits(limits=1, user_api="blas"):
         network = mlp((n_x, s["hidden"], n_classes), s["activation"], seed=s["seed"])
         history = fit(network, data.X_train, data.y_train, SGD(lr=s["lr"]), epochs=s["epochs"],
-                      batch_size=s["batch_size"], X_val=data.X_test, y_val=data.y_test, seed=s["seed"], progress=False,
+                      batch_size=s["batch_size"], X_val=data.X_dev, y_val=data.y_dev, seed=s["seed"], progress=False,
                       history_sample=None)
         softmax = SoftmaxRegression(n_classes=n_classes, lr=s["lr"], epochs=s["epochs"], batch_size=s["batch_size"],
-                                    seed=s["seed"]).fit(data.X_train, data.y_train, data.X_test, data.y_test)
-    return MnistComparison(network, history, softmax, history.val_accuracy[-1], softmax.history["val_accuracy"][-1])
+                                    seed=s["seed"]).fit(data.X_train, data.y_train, data.X_dev, data.y_dev)
+        mlp_test_accuracy = evaluate(network, data.X_test, data.y_test)[1]
+        softmax_test_accuracy = softmax.accuracy(data.X_test, data.y_test)
+    return MnistComparison(network, history, softmax, mlp_test_accuracy, softmax_test_accuracy, len(data.y_train),
+                           len(data.y_dev))

@@ -1,5 +1,5 @@
 """The figures the chapters draw: decision boundaries, loss curves, digit grids, confusion matrices,
-weight images, histograms of oriented gradients and computation graphs.
+weight images, histograms of oriented gradients, computation graphs and network diagrams.
 
 Each function draws on a matplotlib ``Axes`` (a new one when ``ax`` is None)
 and returns it, so chapters can combine them in subplots and tests can inspect
@@ -412,4 +412,72 @@ def plot_std_per_layer(measured, predicted=None, ax=None, ylabel="standard devia
     if title:
         ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
+    return ax
+
+
+def network_layout(sizes):
+    """Positions of the units of a network with layer widths ``sizes = (n^[0], n^[1], …, n^[L])``.
+
+    Returns one ``(n^[l], 2)`` array of ``(column, row)`` per layer: layer ``l`` in
+    column ``l``, its units one apart and centred on row 0, the first on top.
+    """
+    return [np.column_stack([np.full(n, float(l)), (n - 1) / 2 - np.arange(n)]) for l, n in enumerate(sizes)]
+
+
+def plot_network(weights, node_images=None, labels=None, ax=None, max_width=4.0, node_size=0.7, title=None):
+    """Draw a fully connected network: one node per unit, one edge per weight, width ∝ ``|w|``, colour by sign.
+
+    ``weights`` lists the weight matrices ``W^[l] : (n^[l], n^[l−1])`` from the
+    first layer to the last (the convention of :class:`nnbook.layers.Linear`).
+    The edge from unit ``k`` of layer ``l − 1`` to unit ``j`` of layer ``l`` has
+    the width ``max_width · |W^[l]_jk| / max |w|`` (the largest over the whole
+    network, so widths compare across layers) and is blue for ``w > 0``, orange
+    for ``w < 0``. ``node_images``, if given, holds per layer (inputs first) a
+    list of 2-D arrays scaled to ``[−1, 1]``, drawn as small heatmaps in the
+    nodes (what each unit computes over the input plane); otherwise nodes are
+    dots. ``labels`` names the input units. The edges are ``ax.collections[0]``.
+    """
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import to_rgba_array
+    from matplotlib.patches import Rectangle
+
+    weights = [check_ndim(as_float_array(W, f"weights[{l}]"), f"weights[{l}]", 2) for l, W in enumerate(weights)]
+    if not weights:
+        raise ValueError("plot_network needs at least one weight matrix")
+    sizes = [weights[0].shape[1]] + [W.shape[0] for W in weights]
+    for l, W in enumerate(weights):
+        if W.shape[1] != sizes[l]:
+            raise ValueError(f"weights[{l}] has shape {W.shape}: it should take the {sizes[l]} units of the layer before")
+    ax = _axes(ax, (1.3 * len(sizes), 0.8 * max(sizes) + 1))
+    positions = network_layout(sizes)
+    segments, values = [], []
+    for l, W in enumerate(weights):
+        for j, k in np.ndindex(W.shape):
+            segments.append([positions[l][k], positions[l + 1][j]])
+            values.append(W[j, k])
+    values = np.asarray(values)
+    largest = np.max(np.abs(values)) if values.size and np.any(values) else 1.0
+    edges = LineCollection(segments, linewidths=max_width * np.abs(values) / largest,
+                           colors=np.where(values[:, None] > 0, to_rgba_array("C0"), to_rgba_array("C1")),
+                           alpha=0.8, zorder=1)
+    ax.add_collection(edges)
+    half = node_size / 2
+    for l, points in enumerate(positions):
+        images = node_images[l] if node_images is not None else None
+        for j, (x, y) in enumerate(points):
+            if images is not None:
+                ax.imshow(images[j], extent=(x - half, x + half, y - half, y + half), origin="lower", cmap="RdBu",
+                          vmin=-1, vmax=1, zorder=2, interpolation="bilinear")
+                ax.add_patch(Rectangle((x - half, y - half), node_size, node_size, fill=False, lw=0.8, zorder=3))
+            else:
+                ax.plot(x, y, "o", ms=10, color="0.3", zorder=2)
+    if labels is not None:
+        for (x, y), label in zip(positions[0], labels):
+            ax.text(x - half - 0.08, y, label, ha="right", va="center", fontsize=9)
+    top = (max(sizes) - 1) / 2 + half + 0.1
+    ax.set(xlim=(-half - (0.9 if labels is not None else 0.1), len(sizes) - 1 + half + 0.1), ylim=(-top, top),
+           aspect="equal")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
     return ax
