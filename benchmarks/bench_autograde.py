@@ -1,25 +1,41 @@
-"""Benchmark: autograding N synthetic ex01 submissions, plain sequential nbgrader against ``nnbook-autograde``.
+"""Benchmark: autograding N synthetic ex01 submissions: plain sequential nbgrader, ``nnbook-autograde`` with its
+local pool, and ``nnbook-autograde --scheduler`` on a Dask cluster of 2 local workers.
 
-For each N (20 and 100 by default), two identical copies of the course are
-made (``nbgrader_config.py``, ``solutions/``, ``nbgrader generate_assignment
-ex01``) with the same N submissions: student ``i`` has the first ``i mod 6``
-functions right and the stubs after them, so scores run over 0, 2, …, 10. Then,
-in the same run:
+For each N (20 and 100 by default; ``--n 20 500`` for the scale measurement of
+the autograding guide), identical copies of the course are made
+(``nbgrader_config.py``, ``solutions/``, ``nbgrader generate_assignment ex01``)
+with the same N submissions, a mix of eight kinds (student ``i`` is of kind
+``i mod 8``):
+
+* kinds 0–5, honest and partial: the first ``i mod 8`` functions right, the
+  stubs after them (scores 0, 2, …, 10);
+* kind 6, broken: every function right but a syntax error in ``sigmoid``'s cell;
+* kind 7, hostile (quickly): every function right, and the first cell tries to
+  read the gradebook and ``solutions/``, to open a network connection, and
+  ``binary_cross_entropy`` calls the package's reference.
+
+Then, in the same run:
 
 * **plain**: ``nbgrader autograde ex01``, ``nbgrader generate_feedback ex01`` and
-  ``nbgrader export``, one submission after the other, as the README says;
-* **nnbook**: ``nnbook-autograde ex01``: the sandboxed kernels in parallel (one
-  worker per core), the gradebook written by nbgrader's converter, feedback and
-  CSV.
+  ``nbgrader export``, one submission after the other, as the README says
+  (unsandboxed: the hostile kind's reads and connection are not stopped there);
+* **local**: ``nnbook-autograde ex01`` (the sandboxed kernels in a pool of one
+  worker per core, the gradebook written by nbgrader's converter, feedback and CSV);
+* **dask**: ``nnbook-autograde ex01 --scheduler …`` on a ``distributed.LocalCluster``
+  of 2 worker processes of one thread (what a real cluster runs, here on the
+  same 2 cores: its overhead against the local pool is what a cluster pays per
+  submission).
 
-Each is timed end to end (the autograde step of plain nbgrader is also reported
-alone); the report gives submissions per minute and the ratio of the times,
-and checks that both give every student the same total. The load average at the
-end of each size tells whether other processes shared the machine: above the
-number of cores, the times are not to be trusted.
+Each is timed end to end; the report gives seconds per submission and
+submissions per minute, checks that the local and Dask paths give every student
+the same total, and counts the students whose total differs under plain
+nbgrader (none is expected: the reference use is caught by the tests themselves). The
+load average at the end of each size tells whether other processes shared the
+machine: above the number of cores, the times are not to be trusted.
 
-Run ``python benchmarks/bench_autograde.py`` (about ten minutes on 2 cores),
-``--n 4`` for a smoke run, ``--output report.md`` to save the table.
+Run ``python benchmarks/bench_autograde.py`` (about fifteen minutes on 2 cores),
+``--n 4`` for a smoke run, ``--output report.md`` to save the table,
+``--no-plain`` or ``--no-dask`` to leave a path out.
 """
 
 import argparse
@@ -61,8 +77,37 @@ def written_answer(source):
     return "\n".join(line for line in source.splitlines() if not any(mark in line for mark in skipped))
 
 
+HOSTILE_CELL = """
+import socket
+for path in ("../../../gradebook.db", "/work/main/solutions", "../../../solutions"):
+    try:
+        open(path).read(10)
+    except Exception:
+        pass
+try:
+    socket.create_connection(("pypi.org", 443), timeout=1)
+except Exception:
+    pass
+"""
+HOSTILE_BCE = "from nnbook.losses import binary_cross_entropy as _bce\n\ndef binary_cross_entropy(a, y):\n    " \
+              "return _bce(a, y)[0]\n"
+
+
+def answers_of(kind, answers):
+    """The answer cells of a student of ``kind`` (0–7, see the module's docstring)."""
+    if kind < 6:
+        return {name: answers[name] for name in FUNCTIONS[:kind]}
+    chosen = dict(answers)
+    if kind == 6:
+        chosen["sigmoid"] = "def sigmoid(z)\n    return z"
+    else:
+        chosen["perceptron_update"] = HOSTILE_CELL + answers["perceptron_update"]
+        chosen["binary_cross_entropy"] = HOSTILE_BCE
+    return chosen
+
+
 def make_course(folder, n):
-    """A copy of the course with ex01 generated and ``n`` synthetic submissions."""
+    """A copy of the course with ex01 generated and ``n`` synthetic submissions of the eight kinds."""
     folder.mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", folder)
     shutil.copytree(ROOT / "solutions" / "ex01", folder / "solutions" / "ex01")
@@ -73,10 +118,11 @@ def make_course(folder, n):
                for cell in source.cells if cell.metadata.get("nbgrader", {}).get("solution")}
     for i in range(n):
         notebook = nbformat.from_dict(release)
+        chosen = answers_of(i % 8, answers)
         for cell in notebook.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if grade_id in FUNCTIONS[: i % 6]:
-                cell.source = answers[grade_id]
+            if grade_id in chosen:
+                cell.source = chosen[grade_id]
         target = folder / "submitted" / f"student{i:03d}" / "ex01"
         target.mkdir(parents=True)
         nbformat.write(notebook, target / NOTEBOOK)
@@ -88,21 +134,36 @@ def totals_from_csv(path, score="score"):
         return {row["student_id"]: float(row[score]) for row in csv.DictReader(file) if row[score] != ""}
 
 
-def bench(n, workdir):
-    plain_course = make_course(workdir / f"plain-{n}", n)
-    nnbook_course = make_course(workdir / f"nnbook-{n}", n)
+def timed(function):
     started = time.perf_counter()
-    nbgrader(plain_course, "autograde", "ex01")
-    autograde_only = time.perf_counter() - started
-    nbgrader(plain_course, "generate_feedback", "ex01")
-    nbgrader(plain_course, "export", "--to=grades.csv")
-    plain = time.perf_counter() - started
-    started = time.perf_counter()
-    run(nnbook_course, sys.executable, "-m", "nnbook.autograder", "ex01")
-    ours = time.perf_counter() - started
-    same = totals_from_csv(plain_course / "grades.csv") == totals_from_csv(nnbook_course / "grades_ex01.csv")
-    return {"n": n, "plain": plain, "plain_autograde": autograde_only, "nnbook": ours, "same_scores": same,
-            "load": os.getloadavg()[1]}
+    function()
+    return time.perf_counter() - started
+
+
+def bench(n, workdir, plain=True, dask=True):
+    """Grade ``n`` submissions by each path, on copies of one course; the times and the comparison of the totals."""
+    result = {"n": n}
+    local_course = make_course(workdir / f"local-{n}", n)
+    result["local"] = timed(lambda: run(local_course, sys.executable, "-m", "nnbook.autograder", "ex01"))
+    local_totals = totals_from_csv(local_course / "grades_ex01.csv")
+    if dask:
+        from distributed import LocalCluster
+
+        dask_course = make_course(workdir / f"dask-{n}", n)
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                          silence_logs=40) as cluster:
+            result["dask"] = timed(lambda: run(dask_course, sys.executable, "-m", "nnbook.autograder", "ex01",
+                                               "--scheduler", cluster.scheduler_address))
+        result["dask_same"] = totals_from_csv(dask_course / "grades_ex01.csv") == local_totals
+    if plain:
+        plain_course = make_course(workdir / f"plain-{n}", n)
+        result["plain"] = timed(lambda: (nbgrader(plain_course, "autograde", "ex01"),
+                                         nbgrader(plain_course, "generate_feedback", "ex01"),
+                                         nbgrader(plain_course, "export", "--to=grades.csv")))
+        plain_totals = totals_from_csv(plain_course / "grades.csv")
+        result["plain_differs"] = sum(plain_totals.get(student) != total for student, total in local_totals.items())
+    result["load"] = os.getloadavg()[1]
+    return result
 
 
 def report(results):
@@ -110,18 +171,21 @@ def report(results):
     lines = [
         f"- date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}",
         f"- machine: {cpu}, {os.cpu_count()} logical CPUs; {platform.platform()}; python {platform.python_version()}",
-        "- work: ex01 (10 test cells, 5 hidden), N synthetic submissions, student i with the first i mod 6 functions right",
+        "- work: ex01 (10 test cells, 5 hidden), N synthetic submissions of 8 kinds (6 honest or partial, 1 broken, "
+        "1 hostile)",
         "",
-        "| N | plain nbgrader (autograde + feedback + export) | of which autograde | nnbook-autograde "
-        "| plain / nnbook | submissions/min plain | submissions/min nnbook | same scores | load average (5 min) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| N | path | time | s / submission | submissions / min | against local | same totals as local | "
+        "load average (5 min) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        lines.append(
-            f"| {r['n']} | {r['plain']:.1f} s | {r['plain_autograde']:.1f} s | {r['nnbook']:.1f} s "
-            f"| {r['plain'] / r['nnbook']:.2f} | {60 * r['n'] / r['plain']:.1f} | {60 * r['n'] / r['nnbook']:.1f} "
-            f"| {'yes' if r['same_scores'] else 'NO'} | {r['load']:.1f} |"
-        )
+        for path in ("local", "dask", "plain"):
+            if path not in r:
+                continue
+            same = {"local": "—", "dask": "yes" if r.get("dask_same") else "NO",
+                    "plain": f"{r.get('plain_differs', 0)} differ (unsandboxed)"}[path]
+            lines.append(f"| {r['n']} | {path} | {r[path]:.1f} s | {r[path] / r['n']:.2f} | "
+                         f"{60 * r['n'] / r[path]:.1f} | {r[path] / r['local']:.2f} | {same} | {r['load']:.1f} |")
     return "\n".join(lines)
 
 
@@ -129,14 +193,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, nargs="+", default=[20, 100], help="numbers of submissions (default 20 100)")
     parser.add_argument("--output", help="also write the report (Markdown) to this file")
+    parser.add_argument("--no-plain", action="store_true", help="leave plain nbgrader out")
+    parser.add_argument("--no-dask", action="store_true", help="leave the Dask cluster out")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-autograde-") as folder:
-        results = [bench(n, Path(folder)) for n in args.n]
+        results = [bench(n, Path(folder), plain=not args.no_plain, dask=not args.no_dask) for n in args.n]
     text = report(results)
     print(text)
     if args.output:
         Path(args.output).write_text(text + "\n")
-    return 0 if all(r["same_scores"] for r in results) else 1
+    return 0 if all(r.get("dask_same", True) for r in results) else 1
 
 
 if __name__ == "__main__":

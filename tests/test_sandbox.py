@@ -48,7 +48,8 @@ def run(folder, code, limits=sandbox.Limits(), allowed_imports=sandbox.DEFAULT_A
         result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
         counters = {}
         for cgroup in box.cgroup.folders:
-            for name in ("pids.peak", "pids.events", "memory.max_usage_in_bytes", "memory.peak"):
+            for name in ("pids.peak", "pids.events", "memory.max_usage_in_bytes", "memory.peak", "cpu.stat",
+                         "cpu.max", "cpu.cfs_quota_us", "cpu.cfs_period_us"):
                 if os.path.exists(os.path.join(cgroup, name)):
                     counters[name] = Path(cgroup, name).read_text().strip()
         cgroups = list(box.cgroup.folders)
@@ -172,6 +173,33 @@ def test_a_fork_bomb_stops_at_the_process_limit_and_leaves_nothing_behind(folder
     assert int(counters["pids.peak"]) <= 32 and "max" in counters["pids.events"]
     after = len([name for name in os.listdir("/proc") if name.isdigit()])
     assert after - before < 10  # the sandbox's processes are gone with it
+
+
+def test_busy_processes_get_one_core_in_total(folder):
+    """Four processes busy for 2 s of wall clock get 2 s of CPU between them (one core), not 4 s on the host's two
+    cores: the CFS quota of the kernel's cgroup throttles them, so a fork bomb cannot slow the other kernels."""
+    report, result, counters = run(folder, """
+        import json, os, time
+        end = time.monotonic() + 2
+        children = []
+        for _ in range(4):
+            pid = os.fork()
+            if pid == 0:
+                while time.monotonic() < end:
+                    pass
+                os._exit(0)
+            children.append(pid)
+        for pid in children:
+            os.waitpid(pid, 0)
+        times = os.times()
+        print(json.dumps({"cpu": times.children_user + times.children_system}))
+    """)
+    assert report is not None, result.stderr
+    quota = counters.get("cpu.max") or f"{counters['cpu.cfs_quota_us']} {counters['cpu.cfs_period_us']}"
+    assert quota == "100000 100000", "one core's worth per period"
+    stats = dict(line.split() for line in counters["cpu.stat"].splitlines())
+    assert int(stats["nr_throttled"]) > 0, "the busy processes were held back by the quota"
+    assert report["cpu"] <= 2 * 1.1, f"{report['cpu']:.2f} s of CPU in 2 s of wall clock: more than one core"
 
 
 # ---- imports --------------------------------------------------------------------------------------------------------

@@ -93,6 +93,20 @@ print("PROCESSES", "WITHIN" if len(children) < 64 else "BEYOND", "THE LIMIT:", l
         autograded=("PROCESSES WITHIN THE LIMIT", "BlockingIOError"),
     ),
     Case(
+        "fork_bomb", "a real fork bomb in its first answer: every process forks for ever and ignores the errors",
+        answers=with_answers(perceptron_update=PERCEPTRON + '''
+import os
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+'''),
+        # the process limit stops the bomb at 64 processes, and the CPU quota keeps all of them to one core: the
+        # student's own kernel crawls until the notebook's time is up, and no other student notices
+        status="timed out", lost=set(GRADE_CELLS), reason="did not finish in time",
+    ),
+    Case(
         "huge_answer", "gradient_descent_step answers 24 MiB of nested lists (1.3 GiB once decoded)",
         answers=with_answers(gradient_descent_step='''
 import nnbook.autograder.plaindata

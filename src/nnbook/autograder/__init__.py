@@ -6,7 +6,10 @@ submission (:mod:`.autograde`), runs the student's code in a sandboxed kernel
 calls the student's functions across a plain-data channel (:mod:`.plaindata`,
 whose kernel end is :mod:`.kernel_call`), computes the hidden tests' answers
 with the package's reference (:mod:`.references`) and writes sanitized feedback
-(:mod:`.feedback`).
+(:mod:`.feedback`) and, on request, the class report (:mod:`.report`). The
+notebooks run in local worker processes or on the workers of a Dask cluster
+(``--scheduler``): a job (:func:`.autograde.prepare_submission`) is plain data,
+and the grades are recorded by the one process that started the run.
 
 The teaching library never imports this subpackage (a test checks it). A
 student's kernel imports only :mod:`.kernel_call` and :mod:`.plaindata` from it,

@@ -438,13 +438,24 @@ def tampering(submitted, release):
     return flags
 
 
-def run_submission(course, assignment, student, options, intake=None):
-    """Step 1 for one student: sanitize and run each notebook; the summary, also written to ``results/<student>.json``.
+def package_digest():
+    """The SHA-256 of every module of the installed ``nnbook``: a worker grades only with the client's package."""
+    return _sha256(*(path for _, path in sandbox.package_modules()))
+
+
+def prepare_submission(course, assignment, student, options, intake=None):
+    """Step 1, the part that reads the course (here, on the instructor's machine): a job for :func:`execute_job`.
 
     It works from the copy :func:`take_in` made (``intake``, its answer; taken
-    here when not given), never from ``submitted/``.
+    here when not given), never from ``submitted/``: each notebook is checked
+    against the released one (tampering, reference uses: flags) and sanitized
+    with nbgrader's preprocessors, which restore the locked and test cells from
+    the gradebook. The job is plain data: the sanitized notebooks (the hidden
+    tests are in them: grading needs them), the names each must define, the
+    course's configuration, the options and the result so far; nothing of
+    ``solutions/``' answers and no access to the gradebook. A submission that
+    cannot be read is finished here: its job has no notebooks and a failed result.
     """
-    started = time.monotonic()
     paths = course_paths(course, assignment)
     if intake is None:
         intake = take_in(course, assignment, student)
@@ -454,43 +465,74 @@ def run_submission(course, assignment, student, options, intake=None):
     result = {"student": student, "status": "graded", "reason": "", "flags": list(intake["flags"]), "cells": {},
               "key": run_key(course, assignment, student, options), "grader_error": False,
               "hidden_seed": options.get("hidden_seed"), "intake_flags": list(intake["flags"])}
+    job = {"student": student, "assignment": assignment, "options": options, "config": config, "result": result,
+           "modules": released_modules(course, assignment), "package": package_digest(), "notebooks": []}
     if not intake["ok"]:
-        result.update(status="failed", reason=intake["reason"], seconds=round(time.monotonic() - started, 2))
-        _write_atomically(paths["work"] / "results" / f"{student}.json", json.dumps(result, indent=1))
-        return result
+        result.update(status="failed", reason=intake["reason"])
+        return job
+    for source_path in sorted(paths["source"].glob("*.ipynb")):
+        name = source_path.stem
+        submitted = paths["work"] / "intake" / student / source_path.name
+        if source_path.name not in intake["notebooks"]:
+            continue  # flagged by the intake; nbgrader gives its tests 0
+        try:
+            notebook = nbformat.reads(submitted.read_bytes().decode("utf-8", errors="replace"), as_version=4)
+            release_path = paths["release"] / source_path.name
+            release = nbformat.read(release_path, as_version=4) if release_path.exists() else None
+            if release is not None:
+                result["flags"] += tampering(notebook, release)
+            result["flags"] += reference_uses(notebook, release)
+            resources = {"nbgrader": {"notebook": name, "assignment": assignment, "student": student,
+                                      "db_url": paths["db_url"]}}
+            for preprocessor in SANITIZE:
+                notebook, resources = preprocessor(config=config).preprocess(notebook, resources)
+        except Exception as error:  # noqa: BLE001 (an unreadable notebook is the student's failure)
+            result.update(status="failed", reason=f"{source_path.name} cannot be read as a notebook: "
+                                                  f"{type(error).__name__}: {str(error)[:300]}")
+            continue
+        try:
+            signatures = student_signatures(nbformat.read(source_path, as_version=4))
+        except Exception as error:  # noqa: BLE001 (the course's own notebook: the grader's failure, reported)
+            result.update(status="failed", grader_error=True,
+                          reason=f"grader error: {source_path.name}: {type(error).__name__}: {error}")
+            job["notebooks"] = []
+            break
+        job["notebooks"].append({"name": name, "notebook": nbformat.writes(notebook), "signatures": signatures,
+                                 "resources": resources})
+    return job
+
+
+def execute_job(job):
+    """Step 1, the part that runs the student's code: each notebook of ``job`` in its sandbox; ``(result, executed)``.
+
+    It needs no course folder, only this package (the same as the client's:
+    checked) and the sandbox (bubblewrap, root), so it runs in a local worker
+    process or on a Dask worker of another machine alike. ``executed`` maps a
+    notebook's name to the executed notebook (as JSON text). A failure of the
+    grader itself is reported in the result (``grader_error``), never raised.
+    """
+    started = time.monotonic()
+    result, options, executed = copy.deepcopy(job["result"]), job["options"], {}
+    if package_digest() != job["package"]:
+        result.update(status="failed", grader_error=True,
+                      reason=f"grader error: this worker's nnbook ({nnbook.__version__}, in {Path(nnbook.__file__).parent}"
+                             ") differs from the instructor's: install the course's package on every worker")
+        return result, executed
     seed = {"hidden_seed": options["hidden_seed"]} if options.get("hidden_seed") is not None and hasattr(
         SandboxedExecute, "hidden_seed") else {}
     scratch = Path(tempfile.mkdtemp(prefix="nnbg-", dir="/tmp"))  # short: unix socket paths are limited to 107 bytes
     try:
-        package = sandbox.student_package(scratch / "lib", released_modules(course, assignment))
-        for source_path in sorted(paths["source"].glob("*.ipynb")):
-            name = source_path.stem
-            submitted = paths["work"] / "intake" / student / source_path.name
-            if source_path.name not in intake["notebooks"]:
-                continue  # flagged by the intake; nbgrader gives its tests 0
-            try:
-                notebook = nbformat.reads(submitted.read_bytes().decode("utf-8", errors="replace"), as_version=4)
-                release_path = paths["release"] / source_path.name
-                release = nbformat.read(release_path, as_version=4) if release_path.exists() else None
-                if release is not None:
-                    result["flags"] += tampering(notebook, release)
-                result["flags"] += reference_uses(notebook, release)
-                resources = {"nbgrader": {"notebook": name, "assignment": assignment, "student": student,
-                                          "db_url": paths["db_url"]}}
-                for preprocessor in SANITIZE:
-                    notebook, resources = preprocessor(config=config).preprocess(notebook, resources)
-            except Exception as error:  # noqa: BLE001 (an unreadable notebook is the student's failure)
-                result.update(status="failed", reason=f"{source_path.name} cannot be read as a notebook: "
-                                                      f"{type(error).__name__}: {str(error)[:300]}")
-                continue
+        package = sandbox.student_package(scratch / "lib", job["modules"])
+        for entry in job["notebooks"]:
+            name = entry["name"]
             executor = SandboxedExecute(
-                config=config, scratch=str(scratch / f"run-{name}"), package=str(package),
-                names=list(signatures := student_signatures(nbformat.read(source_path, as_version=4))),
-                signatures=signatures, isolate=options["isolate"],
+                config=job["config"], scratch=str(scratch / f"run-{name}"), package=str(package),
+                names=list(entry["signatures"]), signatures=entry["signatures"], isolate=options["isolate"],
                 memory=options["memory"], cpu_seconds=options["cpu"], notebook_timeout=options["timeout"], **seed,
                 **{key: options[key] for key in ("disk", "processes") if options.get(key) is not None},
             )
-            notebook, resources = executor.preprocess(notebook, resources)
+            notebook, _ = executor.preprocess(nbformat.reads(entry["notebook"], as_version=4),
+                                              copy.deepcopy(entry["resources"]))
             if executor.status != "graded" and result["status"] == "graded":
                 result.update(status=executor.status, reason=executor.stopped)
             for cell in notebook.cells:
@@ -499,15 +541,33 @@ def run_submission(course, assignment, student, options, intake=None):
                     # a written answer (a markdown cell graded by hand) has no outputs, and no score until then
                     message = next((o.evalue for o in cell.get("outputs", []) if o.output_type == "error"), "")
                     result["cells"][cell.metadata["nbgrader"]["grade_id"]] = [score, points, message]
-            _write_atomically(paths["work"] / "executed" / student / f"{name}.ipynb", nbformat.writes(notebook))
+            executed[name] = nbformat.writes(notebook)
     except Exception as error:  # noqa: BLE001 (the grader's own failure: reported, and the batch goes on)
         result.update(status="failed", grader_error=True,
                       reason=f"grader error: {type(error).__name__}: {error}\n{traceback.format_exc()[-2000:]}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     result["seconds"] = round(time.monotonic() - started, 2)
-    _write_atomically(paths["work"] / "results" / f"{student}.json", json.dumps(result, indent=1))
+    return result, executed
+
+
+def store_outcome(course, assignment, result, executed):
+    """Step 1's outcome written atomically under ``.nnbook-autograde/<assignment>/`` (executed notebooks first,
+    the summary last: a summary on disk means a complete run); returns ``result``."""
+    paths = course_paths(course, assignment)
+    for name, text in executed.items():
+        _write_atomically(paths["work"] / "executed" / result["student"] / f"{name}.ipynb", text)
+    _write_atomically(paths["work"] / "results" / f"{result['student']}.json", json.dumps(result, indent=1))
     return result
+
+
+def run_submission(course, assignment, student, options, intake=None):
+    """Step 1 for one student, on this machine: :func:`prepare_submission`, :func:`execute_job`, :func:`store_outcome`.
+
+    Returns the summary, also written to ``results/<student>.json``.
+    """
+    return store_outcome(course, assignment, *execute_job(prepare_submission(course, assignment, student, options,
+                                                                               intake)))
 
 
 def _worker_init():
@@ -709,6 +769,9 @@ def parse_arguments(argv):
     parser.add_argument("--course", default=".", help="the course folder, with nbgrader_config.py (default: here)")
     parser.add_argument("--student", action="append", default=[], help="grade only this student (repeatable)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel runs (default: CPU cores)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run the notebooks on the workers of this Dask scheduler (tcp://host:8786) instead of "
+                             "local processes; this machine still records the grades and writes the feedback")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook, wall clock (default 300)")
     parser.add_argument("--cell-timeout", type=float, default=None,
                         help="seconds per cell or call (default: Execute.timeout of nbgrader_config.py)")
@@ -725,6 +788,10 @@ def parse_arguments(argv):
     parser.add_argument("--csv", default=None, help="where to write the grades (default: grades_<assignment>.csv)")
     parser.add_argument("--allow-unsandboxed", action="store_true",
                         help="grade even where the sandbox cannot run: student code then runs with your rights")
+    parser.add_argument("--report", action="store_true",
+                        help="also write the class report: report_<assignment>.html and its two CSVs "
+                             "(scores, pass rate of each function, mistakes; nnbook.autograder.report)")
+    parser.add_argument("--report-dir", default=None, help="where to write the report (default: the course folder)")
     return parser.parse_args(argv)
 
 
@@ -756,10 +823,18 @@ def main(argv=None):
     options = {"timeout": args.timeout, "cell_timeout": args.cell_timeout, "memory": args.memory * 2**20,
                "cpu": args.cpu or int(2 * args.timeout), "isolate": problem is None, "hidden_seed": seed,
                "disk": args.disk * 2**20 if args.disk is not None else None, "processes": args.processes}
-    results, started = grade(course, args.assignment, students, options, args.workers, args.force, not args.no_feedback)
+    results, started = grade(course, args.assignment, students, options, args.workers, args.force, not args.no_feedback,
+                             scheduler=args.scheduler)
     csv_path = Path(args.csv) if args.csv else course / f"grades_{args.assignment}.csv"
     rows = write_csv(course, args.assignment, {**saved_results(course, args.assignment, everyone), **results}, csv_path)
     print_summary(args.assignment, rows, results, time.monotonic() - started, args.workers, problem is None, csv_path)
+    if args.report:  # every student of the CSV: this run's results and the others' last ones
+        from . import report  # matplotlib is loaded only for the report
+
+        everyone_results = {**saved_results(course, args.assignment, everyone), **results}
+        written = report.write_report(course, args.assignment, everyone_results,
+                                      Path(args.report_dir).resolve() if args.report_dir else course)
+        print(f"Report: {written['html']}")
     return 1 if any(result["grader_error"] for result in results.values()) else 0
 
 
@@ -781,8 +856,51 @@ def saved_results(course, assignment, students):
     return results
 
 
-def grade(course, assignment, students, options, workers, force, feedback=True):
+def run_on_cluster(course, assignment, students, options, intakes, scheduler, finish):
+    """Step 1 for ``students`` on the Dask cluster at ``scheduler``; ``finish(result)`` as each one is done.
+
+    Each job is prepared here (:func:`prepare_submission`: the course, the
+    gradebook and ``solutions/`` stay on this machine), executed by a worker
+    (:func:`execute_job`, which needs only the package and the sandbox), and its
+    outcome written here (:func:`store_outcome`): this process stays the only
+    writer of the course. When a worker dies, the scheduler gives its job to
+    another (Dask's ``allowed-failures``, 3 by default); a job that still
+    fails is reported as not graded, with the reason, and nothing of it is
+    written, so the next run grades it again.
+    """
+    from distributed import Client, as_completed
+
+    with Client(scheduler, set_as_default=False, timeout=60) as client:
+        futures = {}
+        try:
+            for student in students:
+                job = prepare_submission(course, assignment, student, options, intakes[student])
+                if not job["notebooks"]:  # refused or unreadable: nothing to run
+                    finish(store_outcome(course, assignment, *execute_job(job)))
+                    continue
+                key = f"nnbook-{assignment}-{student}-{secrets.token_hex(8)}"
+                futures[client.submit(execute_job, job, key=key, pure=False)] = student
+            for future in as_completed(futures, loop=client.loop):
+                student = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as error:  # noqa: BLE001 (a lost worker: reported, and the batch goes on)
+                    finish({"student": student, "status": "failed", "flags": list(intakes[student]["flags"]),
+                            "cells": {}, "grader_error": True, "reason": f"not graded: its Dask job failed "
+                            f"({type(error).__name__}: {str(error)[:300]}); run the command again to grade it"})
+                    continue
+                finish(store_outcome(course, assignment, *outcome))
+        except KeyboardInterrupt:
+            client.cancel(list(futures), force=True)
+            raise
+
+
+def grade(course, assignment, students, options, workers, force, feedback=True, scheduler=None):
     """Intake, steps 1 and 2 for ``students``, then their feedback (in the workers): ``{student: summary}``, start time.
+
+    Step 1 runs in a pool of ``workers`` local processes, or, with
+    ``scheduler`` (a Dask scheduler's address, ``tcp://host:8786``), on that
+    cluster's workers (:func:`run_on_cluster`); steps 2 and the feedback stay here.
 
     One submission never stops the batch: a refused student id is reported and
     never reaches nbgrader; a submission the intake refuses, or that cannot be
@@ -833,9 +951,11 @@ def grade(course, assignment, students, options, workers, force, feedback=True):
             to_run.append(student)
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max(1, workers), mp_context=context, initializer=_worker_init) as pool:
-        futures = [pool.submit(run_submission, course, assignment, student, options, intakes[student])
-                   for student in to_run]
+        futures = [] if scheduler else [pool.submit(run_submission, course, assignment, student, options,
+                                                    intakes[student]) for student in to_run]
         try:
+            if scheduler:
+                run_on_cluster(course, assignment, to_run, options, intakes, scheduler, finish)
             for future in concurrent.futures.as_completed(futures):
                 finish(future.result())
             graded = [student for student in students if results[student]["status"] != "failed"]

@@ -8,8 +8,12 @@ A :class:`Sandbox` holds what one kernel may use, and takes it back at the end:
   of it), so everything the kernel writes counts against one budget;
 * a **cgroup** (v1, or v2 where its controllers are delegated) that bounds the
   memory of all the kernel's processes together (``Limits.memory_total``:
-  their memory, what they wrote into the scratch folder, kernel buffers) and
-  the number of its processes and threads (``Limits.processes``).
+  their memory, what they wrote into the scratch folder, kernel buffers),
+  the number of its processes and threads (``Limits.processes``) and the CPU
+  time they get together per second of wall clock (``Limits.cpus``): a
+  kernel that starts 63 busy processes (a fork bomb stopped by the process
+  limit) still gets one core's worth of CPU, so the kernels of the other
+  students, on the other cores, run at their usual speed.
 
 :meth:`Sandbox.wrap` turns a command (the kernel's) into one that runs it
 
@@ -88,7 +92,9 @@ class Limits:
     """What one kernel may use. Per process: ``memory`` (address space), ``cpu_seconds``, ``file_size``,
     ``open_files``. In total, for all its processes together: ``disk`` bytes and ``files`` files written (the
     scratch folder, ``/dev/shm`` included), ``processes`` (processes and threads), ``memory_total`` bytes of memory
-    (``memory`` + ``disk`` + ``memory_margin``: one process reaches its own limit first, with a ``MemoryError``)."""
+    (``memory`` + ``disk`` + ``memory_margin``: one process reaches its own limit first, with a ``MemoryError``),
+    and ``cpus``, the cores' worth of CPU time per second of wall clock (CFS bandwidth: ``cpu.max`` or
+    ``cpu.cfs_quota_us``)."""
 
     memory: int = 2 * GiB
     cpu_seconds: int = 600
@@ -98,10 +104,16 @@ class Limits:
     files: int = 10_000
     processes: int = 64
     memory_margin: int = 512 * MiB
+    cpus: float = 1.0
 
     @property
     def memory_total(self):
         return self.memory + self.disk + self.memory_margin
+
+
+#: The cgroup controllers a kernel's cgroup uses: its memory, its processes and its CPU time, in total.
+CONTROLLERS = ("memory", "pids", "cpu")
+CPU_PERIOD = 100_000  # µs: the CFS period over which the CPU quota is counted
 
 
 class SandboxError(RuntimeError):
@@ -199,7 +211,7 @@ def _sweep():
 
 
 def _cgroup_folders():
-    """``{controller: folder}`` under which this process may create cgroups, for ``memory`` and ``pids``."""
+    """``{controller: folder}`` under which this process may create cgroups, for ``memory``, ``pids`` and ``cpu``."""
     memberships = {}
     with open("/proc/self/cgroup") as file:
         for line in file:
@@ -218,13 +230,13 @@ def _cgroup_folders():
                     folder = _inside(point, root, path)
                     unified = folder or unified
                 elif rest[0] == "cgroup":
-                    for controller in ("memory", "pids"):
+                    for controller in CONTROLLERS:
                         if controller in rest[2].split(",") and controller in controllers.split(","):
                             folders.setdefault(controller, _inside(point, root, path))
     if unified:
         with contextlib.suppress(OSError):
             delegated = Path(unified, "cgroup.subtree_control").read_text().split()
-            for controller in ("memory", "pids"):
+            for controller in CONTROLLERS:
                 if controller in delegated:
                     folders.setdefault(controller, unified)
     return {controller: folder for controller, folder in folders.items() if folder}
@@ -236,14 +248,14 @@ def _inside(point, root, path):
 
 
 class _Cgroup:
-    """A fresh cgroup (one folder per controller hierarchy) with the limits of memory and processes."""
+    """A fresh cgroup (one folder per controller hierarchy) with the limits of memory, processes and CPU."""
 
     def __init__(self, limits):
         parents = _cgroup_folders()
-        missing = [controller for controller in ("memory", "pids") if controller not in parents]
+        missing = [controller for controller in CONTROLLERS if controller not in parents]
         if missing:
             raise SandboxError(f"no usable cgroup for {' and '.join(missing)} (cgroup v1, or v2 with the controller "
-                               "delegated): the memory and processes of a kernel could not be bounded in total")
+                               "delegated): the memory, processes and CPU of a kernel could not be bounded in total")
         self.folders = []
         name = f"nnbook-sandbox-{os.getpid()}-{next(_names)}"
         try:
@@ -260,10 +272,17 @@ class _Cgroup:
                                     0 if v2 else limits.memory_total)
                 if "pids" in controllers:
                     self._write(folder, "pids.max", limits.processes)
+                if "cpu" in controllers:
+                    quota = max(1000, round(limits.cpus * CPU_PERIOD))
+                    if v2:
+                        self._write(folder, "cpu.max", f"{quota} {CPU_PERIOD}")
+                    else:
+                        self._write(folder, "cpu.cfs_period_us", CPU_PERIOD)
+                        self._write(folder, "cpu.cfs_quota_us", quota)
         except OSError as error:
             self.remove()
-            raise SandboxError(f"cannot create the kernel's cgroup ({error}): the totals of memory and processes "
-                               "need root and a writable cgroup filesystem") from None
+            raise SandboxError(f"cannot create the kernel's cgroup ({error}): the totals of memory, processes and "
+                               "CPU need root and a writable cgroup filesystem") from None
 
     @staticmethod
     def _write(folder, name, value):

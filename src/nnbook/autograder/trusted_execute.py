@@ -226,6 +226,8 @@ class SandboxedExecute(Execute):
                                      "they count toward its memory too.").tag(config=True)
     processes = Integer(64, help="Processes and threads of the kernel, together (the kernel itself uses about "
                                  "13).").tag(config=True)
+    cpus = Float(1.0, help="Cores' worth of CPU time the kernel's processes get together, per second of wall "
+                           "clock: a kernel that starts many busy processes cannot slow the others.").tag(config=True)
     allowed_imports = List(Unicode(), default_value=list(sandbox.DEFAULT_ALLOWED_IMPORTS), help=(
         "What graded code may import besides the standard library and nnbook's helpers: top-level module names "
         "(e.g. numpy, matplotlib). Only these, their dependencies and the kernel's own are in the sandbox.")).tag(
@@ -259,14 +261,14 @@ class SandboxedExecute(Execute):
 
         The sandbox remounts the scratch folder on a filesystem of ``disk``
         bytes (the io folder, already open, is reopened there) and creates the
-        cgroup that bounds memory and processes in total; it is closed with the
+        cgroup that bounds memory, processes and CPU in total; it is closed with the
         kernel (the kernel manager's cleanup), or at the latest when this
         object goes.
         """
         import weakref
 
         limits = sandbox.Limits(memory=self.memory, cpu_seconds=self.cpu_seconds, disk=self.disk,
-                                processes=self.processes)
+                                processes=self.processes, cpus=self.cpus)
         workdir = os.path.join(self.scratch, "work")
         self.comm_open_handlers = {}  # no output widget: what it captures would bypass the output limits
         box = None
