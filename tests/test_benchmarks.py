@@ -112,3 +112,78 @@ def test_the_fit_column_times_exactly_a_call_of_fit(monkeypatch):
     (args, kwargs), = calls
     assert args[0] is model and args[1].dtype.name == "float32" and args[2] is y
     assert kwargs == {"epochs": 1, "batch_size": 16, "seed": 1, "progress": False}
+
+
+# ---- bench_cnn.py: the lecture's CNN (chapter 11) ----------------------------------------------------
+
+CNN_SCRIPT = SCRIPT.parent / "bench_cnn.py"
+
+
+def run_cnn_script(*args):
+    """Run ``python benchmarks/bench_cnn.py --quick ...`` as the README says and return its stdout."""
+    done = subprocess.run([sys.executable, str(CNN_SCRIPT), "--quick", *args], capture_output=True, text=True,
+                          timeout=300, cwd=SCRIPT.parent.parent)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def cnn_report(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bench_cnn") / "report.json"
+    stdout = run_cnn_script("--m", "128", "--output", str(path))
+    return json.loads(path.read_text()), stdout
+
+
+def test_cnn_report_records_settings_times_and_the_four_layers(cnn_report):
+    report, stdout = cnn_report
+    assert report["settings"]["m"] == 128 and report["settings"]["batch_size"] == 64
+    assert report["settings"]["dtype"] == "float32"
+    with_torch = report["machine"]["torch"] is not None
+    epoch = report["epoch"]
+    assert set(epoch["seconds"]) == ({"fit_loop", "fit", "torch"} if with_torch else {"fit_loop", "fit"})
+    assert all(seconds > 0 and math.isfinite(seconds) for seconds in epoch["seconds"].values())
+    assert all(len(times) == report["settings"]["repeats"] for times in epoch["times"].values())
+    assert list(report["layers"]) == list(report["naive"]) == ["conv1", "pool1", "conv2", "pool2"]
+    for name, times in report["layers"].items():
+        assert set(times) == ({"nnbook", "torch"} if with_torch else {"nnbook"}), name
+        assert all(seconds > 0 for seconds in times.values())
+        assert report["naive"][name]["naive"] > 0 and report["naive"][name]["fast"] > 0
+    profile = report["profile"]  # one epoch of the fit loop, step by step: the parts add up to at most the total
+    assert "0 Conv2D(1, 32, kernel_size=(5, 5)), input_grad=False forward" in profile and "SGD step" in profile
+    assert 0 < sum(seconds for key, seconds in profile.items() if key != "total") <= profile["total"]
+    for table in (report["epoch_table"], report["layers_table"], report["profile_table"]):
+        lines = table.splitlines()
+        assert table in stdout and len({line.count("|") for line in lines}) == 1
+    assert len(report["layers_table"].splitlines()) == 2 + 4
+
+
+def test_cnn_nnbook_and_torch_train_the_same_network(cnn_report):
+    report, _ = cnn_report
+    if report["machine"]["torch"] is None:
+        pytest.skip("PyTorch is not installed")
+    epoch = report["epoch"]
+    assert epoch["ratio_fit_torch"] == pytest.approx(epoch["seconds"]["fit"] / epoch["seconds"]["torch"])
+    # float32: a rounding difference can move a max-pooling argmax between two nearly equal values (float64
+    # agrees to 1e-15, tests/test_conv.py checks the network against torch there)
+    assert epoch["max_relative_param_difference"] < 1e-3
+
+
+def test_cnn_data_are_the_shipped_mnist_images_repeated():
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("bench_cnn", CNN_SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    X, y = bench.mnist_images(5100)
+    assert X.shape == (5100, 1, 28, 28) and X.dtype.name == "float32" and y.shape == (5100,)
+    np.testing.assert_array_equal(X[5000:], X[:100])
+    assert 0.0 <= X.min() and X.max() <= 1.0
+
+
+def test_cnn_markdown_output_without_torch(tmp_path):
+    path = tmp_path / "report.md"
+    run_cnn_script("--m", "64", "--no-torch", "--no-fit", "--output", str(path))
+    text = path.read_text()
+    assert "- date:" in text and "torch not installed" in text
+    row = next(line for line in text.splitlines() if line.startswith("| conv1 |"))
+    assert row.count("n/a") == 2  # torch ms and nnbook/torch

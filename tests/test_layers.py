@@ -14,6 +14,7 @@ PyTorch is installed.
 import importlib
 import inspect
 import pkgutil
+import re
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -25,6 +26,7 @@ from strategies import class_counts, feature_counts, seeds
 
 import nnbook
 from nnbook import initialization, layers, losses, normalization, regularization
+from nnbook import conv
 from nnbook.activations import ACTIVATIONS, network_activations
 from nnbook.autodiff import Tensor
 from nnbook.gradcheck import assert_close, numerical_gradient, numerical_gradient_of_output
@@ -102,6 +104,38 @@ EXAMPLES = {
         ),
     ],
 }
+# the layers for images (chapter 11): convolution, pooling, spatial batch normalization
+EXAMPLES.update({
+    # statistics over m·H·W values per channel: one image of several pixels is enough, hence no batch_statistics
+    normalization.BatchNorm2D: [
+        Example("BatchNorm2D", lambda dtype: normalization.BatchNorm2D(3, dtype=dtype), (4, 3, 2, 3), (4, 3, 2, 3)),
+    ],
+    conv.Conv2D: [
+        Example("Conv2D", lambda dtype: conv.Conv2D(2, 3, (3, 2), seed=1, dtype=dtype), (2, 2, 5, 4), (2, 3, 3, 3)),
+        Example("Conv2D-stride-padding", lambda dtype: conv.Conv2D(2, 3, 3, stride=2, padding=1, seed=2, dtype=dtype),
+                (2, 2, 5, 4), (2, 3, 3, 2)),
+        Example("Conv2D-no-dx", lambda dtype: conv.Conv2D(1, 2, 2, seed=3, dtype=dtype, input_grad=False),
+                (2, 1, 4, 3), (2, 2, 3, 2)),
+    ],
+    conv.MaxPool2D: [
+        Example("MaxPool2D", lambda dtype: conv.MaxPool2D(2), (2, 3, 4, 6), (2, 3, 2, 3)),
+        Example("MaxPool2D-overlapping", lambda dtype: conv.MaxPool2D((3, 2), stride=1), (2, 2, 4, 3), (2, 2, 2, 2)),
+    ],
+    conv.AvgPool2D: [
+        Example("AvgPool2D", lambda dtype: conv.AvgPool2D(2), (2, 3, 4, 6), (2, 3, 2, 3)),
+        Example("AvgPool2D-overlapping", lambda dtype: conv.AvgPool2D(3, stride=2), (2, 2, 5, 5), (2, 2, 2, 2)),
+    ],
+})
+EXAMPLES[layers.Sequential].append(Example(
+    "Sequential-small-cnn",
+    lambda dtype: layers.Sequential(
+        # not Conv2D → BatchNorm2D: the bias before a batch normalization has a zero gradient
+        conv.Conv2D(1, 2, 3, padding=1, seed=9, dtype=dtype), layers.Tanh(), normalization.BatchNorm2D(2, dtype=dtype),
+        conv.MaxPool2D(2), layers.Flatten(), layers.Linear(8, 3, seed=10, dtype=dtype),
+    ),
+    (2, 1, 4, 4),
+    (2, 3),
+))
 # every activation of the registry that a network can use, through its layer class
 for _name in network_activations():
     EXAMPLES.setdefault(ACTIVATIONS[_name].layer, []).append(
@@ -290,12 +324,13 @@ def test_backward_before_forward_is_a_clear_error(example):
 def test_wrong_dout_shape_names_both_shapes(example):
     layer = example.build(np.float64)
     layer.forward(np.ones(example.input_shape))
-    m, n_out = example.output_shape[0], example.output_shape[1]
-    expected = rf"dout has shape \({m}, {n_out + 1}\) but the layer's output had shape \({m}, {n_out}\)"
+    shape = tuple(example.output_shape)
+    wider, longer = (shape[0], shape[1] + 1, *shape[2:]), (shape[0] + 1, *shape[1:])
+    expected = rf"dout has shape {re.escape(str(wider))} but the layer's output had shape {re.escape(str(shape))}"
     with pytest.raises(ValueError, match=expected):
-        layer.backward(np.ones((m, n_out + 1)))
-    with pytest.raises(ValueError, match=rf"dout has shape \({m + 1}, {n_out}\)"):
-        layer.backward(np.ones((m + 1, n_out)))
+        layer.backward(np.ones(wider))
+    with pytest.raises(ValueError, match=rf"dout has shape {re.escape(str(longer))}"):
+        layer.backward(np.ones(longer))
 
 
 # ---- particular layers ------------------------------------------------------------------------------

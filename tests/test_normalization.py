@@ -463,3 +463,78 @@ def test_a_network_with_batch_norm_trains_with_fit_and_its_divergence_is_reporte
     assert history.loss[-1] < 0.5 * history.loss[0] and history.accuracy[-1] > 0.9
     diverging = fit(network(), X * 1e150, y, SGD(lr=1e150), epochs=5, batch_size=16, progress=False)
     assert diverging.diverged
+
+
+# ---- spatial batch normalization, for images (chapter 11) --------------------------------------------
+
+
+def test_spatial_batch_norm_matches_torch_batchnorm2d_in_train_and_eval_mode():
+    from nnbook.normalization import BatchNorm2D
+
+    torch = import_torch()
+    rng = np.random.default_rng(11)
+    layer, torch_layer = BatchNorm2D(3, momentum=0.2), torch.nn.BatchNorm2d(3, momentum=0.2, dtype=torch.float64)
+    for step in range(3):  # a few training steps move the running statistics identically
+        images = 2.0 + 3.0 * rng.standard_normal((4, 3, 5, 2))
+        out = layer.forward(images)
+        reference = torch_layer(torch.from_numpy(images))
+        assert relative_error(out, reference.detach().numpy()) <= TORCH_TOL, step
+    for name, theirs in (("running_mean", torch_layer.running_mean), ("running_var", torch_layer.running_var)):
+        assert relative_error(layer.buffers[name], theirs.numpy()) <= TORCH_TOL, name
+    layer.params["gamma"][...], layer.params["beta"][...] = [0.5, 2.0, -1.0], [0.1, -0.2, 0.3]
+    with torch.no_grad():
+        torch_layer.weight.copy_(torch.from_numpy(layer.params["gamma"]))
+        torch_layer.bias.copy_(torch.from_numpy(layer.params["beta"]))
+    images, dout = rng.standard_normal((3, 3, 4, 4)), rng.standard_normal((3, 3, 4, 4))
+    for mode in (True, False):
+        layer.train(mode), torch_layer.train(mode)
+        tx = torch.tensor(images, requires_grad=True)
+        torch_layer.zero_grad()
+        reference = torch_layer(tx)
+        reference.backward(torch.from_numpy(dout))
+        out = layer.forward(images)
+        dx = layer.backward(dout)
+        assert relative_error(out, reference.detach().numpy()) <= TORCH_TOL, mode
+        assert relative_error(dx, tx.grad.numpy()) <= TORCH_TOL, mode
+        assert relative_error(layer.grads["gamma"], torch_layer.weight.grad.numpy()) <= TORCH_TOL, mode
+        assert relative_error(layer.grads["beta"], torch_layer.bias.grad.numpy()) <= TORCH_TOL, mode
+
+
+def test_spatial_batch_norm_is_batchnorm_on_the_rows_of_pixels_and_its_gradients_are_right():
+    from nnbook.normalization import BatchNorm2D
+
+    rng = np.random.default_rng(12)
+    images = rng.standard_normal((2, 3, 3, 2))
+    layer = BatchNorm2D(3)
+    layer.params["gamma"][...], layer.params["beta"][...] = [1.5, -0.5, 2.0], [0.0, 1.0, -1.0]
+    out = layer.forward(images)
+    rows = images.transpose(0, 2, 3, 1).reshape(-1, 3)  # (m·H·W, C): one row per pixel of each image
+    expected, _ = batchnorm_forward(rows, layer.params["gamma"], layer.params["beta"])
+    np.testing.assert_allclose(out, expected.reshape(2, 3, 2, 3).transpose(0, 3, 1, 2), rtol=1e-13)
+    # per channel, over m, H and W: mean β_c and standard deviation |γ_c| (up to ε)
+    np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), layer.params["beta"], atol=1e-12)
+    np.testing.assert_allclose(out.std(axis=(0, 2, 3)), np.abs(layer.params["gamma"]), rtol=1e-3)
+    np.testing.assert_allclose(layer.buffers["running_mean"], 0.1 * images.mean(axis=(0, 2, 3)), rtol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    dx = layer.backward(dout)
+    assert_close(dx, numerical_gradient_of_output(lambda: layer.forward(images), images, dout), "dx")
+    for name, param, grad in layer.params_and_grads():
+        assert_close(grad, numerical_gradient_of_output(lambda: layer.forward(images), param, dout), f"d{name}")
+
+
+def test_spatial_batch_norm_reads_channels_last_images_without_a_copy_and_checks_its_input():
+    from nnbook.normalization import BatchNorm2D
+
+    channels_last = np.random.default_rng(13).standard_normal((2, 4, 4, 3)).astype(np.float32)
+    images = channels_last.transpose(0, 3, 1, 2)  # (m, C, H, W) as the convolution layers return them
+    layer = BatchNorm2D(3, dtype=np.float32)
+    assert np.shares_memory(layer.to_rows(images), channels_last)
+    out = layer.forward(images)
+    assert out.shape == images.shape and out.dtype == np.float32
+    assert layer.backward(np.ones_like(out)).dtype == np.float32
+    assert repr(layer) == "BatchNorm2D(3)"
+    assert layer.forward(images[:1]).shape == (1, 3, 4, 4)  # one image has 16 values per channel: enough
+    with pytest.raises(ValueError, match=r"BatchNorm2D\(3\) expects images of shape \(m, 3, H, W\), got \(2, 4, 4, "):
+        layer.forward(channels_last)
+    with pytest.raises(ValueError, match=r"BatchNorm2D\(3\): expected more than one value per feature"):
+        layer.forward(np.ones((1, 3, 1, 1), np.float32))

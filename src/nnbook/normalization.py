@@ -380,3 +380,33 @@ class BatchNorm(Layer):
             dx, dgamma, dbeta = batchnorm_backward_simplified(drows, cache)
         self.grads["gamma"], self.grads["beta"] = dgamma, dbeta
         return self.from_rows(dx, shape)
+
+
+class BatchNorm2D(BatchNorm):
+    """Spatial batch normalization of ``C`` channels, for images ``x : (m, C, H, W)``: place it after a convolution.
+
+    A channel is one feature seen at every pixel, so it gets one ``γ_c``, one
+    ``β_c`` and one pair of statistics, computed over the ``m · H · W`` values of
+    the channel in the mini-batch (as ``torch.nn.BatchNorm2d``)::
+
+        μ_c  = 1/(mHW) Σ_{n,i,j} x[n, c, i, j],     σ²_c = 1/(mHW) Σ_{n,i,j} (x[n, c, i, j] − μ_c)²
+        out[n, c, i, j] = γ_c (x[n, c, i, j] − μ_c) / √(σ²_c + ε) + β_c
+
+    That is :class:`BatchNorm` on the rows ``(m·H·W, C)``, one row per pixel of
+    each image: :meth:`to_rows` moves the channels last and flattens the rest,
+    :meth:`from_rows` undoes it; the pure pair, the running statistics (with
+    ``m·H·W`` values per statistic in the unbiased variance) and the eval mode are
+    those of :class:`BatchNorm`. An input in channels-last memory, as the
+    convolution layers of :mod:`nnbook.conv` produce, becomes rows without a copy.
+    """
+
+    def to_rows(self, x):
+        """Images ``(m, C, H, W)`` as rows ``(m·H·W, C)``: ``x.transpose(0, 2, 3, 1).reshape(-1, C)``."""
+        if x.ndim != 4 or x.shape[1] != self.n:
+            raise ValueError(f"{self!r} expects images of shape (m, {self.n}, H, W), got {x.shape}")
+        return x.transpose(0, 2, 3, 1).reshape(-1, self.n)
+
+    def from_rows(self, rows, shape):
+        """Rows ``(m·H·W, C)`` back to images of ``shape = (m, C, H, W)`` (a view, channels-last in memory)."""
+        m, C, H, W = shape
+        return rows.reshape(m, H, W, C).transpose(0, 3, 1, 2)
