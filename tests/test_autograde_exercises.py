@@ -1,12 +1,14 @@
-"""``nnbook-autograde`` grades ex02, ex03, ex04 and ex05 as plain nbgrader does, sandboxed.
+"""``nnbook-autograde`` grades ex02, ex03, ex04, ex05 and ex06 as plain nbgrader does, sandboxed.
 
 The adversarial corpora (``test_autograde_corpus.py``) attack every exercise
 (ex01's also the kernel and the verdicts). Here ex02, ex03 and ex04 go through the
 sandboxed command with honest and partly correct students, to show that their interfaces (dicts of arrays for ex03,
 shapes, axes and graphs as plain data for ex02, tuples of arrays carried from step to step and keyword arguments for
-ex04, caches with ``None`` in them and an exception that must be raised for ex05) cross the plain-data bridge: each
+ex04, caches with ``None`` in them and an exception that must be raised for ex05, images of four axes, caches that
+are tuples of arrays and ints, and shapes given as ints for ex06) cross the plain-data bridge: each
 student gets exactly the total of the nbgrader round trips (``test_nbgrader_ex03.py``, ``test_nbgrader_ex02.py``,
-``test_nbgrader_ex04.py``, ``test_nbgrader_ex05.py``), and no feedback shows hidden test code.
+``test_nbgrader_ex04.py``, ``test_nbgrader_ex05.py``, ``test_nbgrader_ex06.py``), and no feedback shows hidden test
+code.
 """
 
 import csv
@@ -18,6 +20,7 @@ import pytest
 import test_nbgrader_ex02 as ex02
 import test_nbgrader_ex04 as ex04
 import test_nbgrader_ex05 as ex05
+import test_nbgrader_ex06 as ex06
 from nbgrader_course import (
     cells_by_id,
     make_course,
@@ -127,3 +130,23 @@ def test_ex05_is_graded_sandboxed_like_nbgrader(tmp_path):
     for name, (_, message) in ex05.REFUSALS.items():
         # the start of the message: the sandboxed grader adds, to a student's exception, the line that raised it
         assert f"batchnorm_forward {message.split(' (')[0]}" in pages[f"refusal_{name}"], name
+
+
+def test_ex06_is_graded_sandboxed_like_nbgrader(tmp_path):
+    """The students of ``test_nbgrader_ex06.py``: six nested loops finish in time, each mistake costs its function's
+    points only, the package's reference (whose import fails in the sandbox) earns nothing."""
+    require_sandbox()
+    course = make_course(tmp_path, [ex06.ASSIGNMENT])
+    extra = {student: (lambda answers, student=student: ex06.student_answers(answers, student)) for student in ex06.STUDENTS}
+    source = students(course, ex06.ASSIGNMENT, ex06.NOTEBOOK, ex06.FUNCTIONS, extra)
+    totals = grade(course, ex06.ASSIGNMENT)
+    expected = {"honest": 16.0, "untouched": 0.0, **{student: ex06.TOTALS[student] for student in ex06.STUDENTS}}
+    assert totals == expected
+    assert_no_hidden_code_in_feedback(course, ex06.ASSIGNMENT, ex06.NOTEBOOK, source)
+    for student, hint in [("flipped", "the kernel is flipped"), ("stride_forgotten", "the stride is forgotten in dW"),
+                          ("padded_dx", "dx still holds the padding"), ("channels_first", "ordered by channel"),
+                          ("reshape_only", "reshaped straight to (m, F, H', W')"),
+                          ("max_everywhere", "dout reaches every pixel of the window"),
+                          ("in_place", "avgpool_backward changed its argument dout in place")]:
+        page = page_text((course / "feedback" / student / ex06.ASSIGNMENT / "conv_pool.html").read_text())
+        assert hint in page, student  # the diagnostics cross the bridge, the hidden tests' included

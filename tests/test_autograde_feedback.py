@@ -42,7 +42,8 @@ from optional import require_sandbox
 from nnbook.autograder import autograde, feedback
 
 EXERCISES = {"ex01": "perceptron_logistic.ipynb", "ex02": "computation_graphs.ipynb", "ex03": "backprop_by_hand.ipynb",
-             "ex04": "optimizers.ipynb", "ex05": "batchnorm_dropout.ipynb"}
+             "ex04": "optimizers.ipynb", "ex05": "batchnorm_dropout.ipynb",
+             "ex06": "conv_pool.ipynb"}
 HINT = ("Likely mistake: you multiplied by sigma'(z) = a (1 - a): with the cross-entropy, dz = a - y already includes "
         "it, so the gradient is (a - y) / m times X, and the hint goes on and on without a break ") + "x" * 400
 

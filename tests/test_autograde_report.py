@@ -146,7 +146,8 @@ def test_each_built_in_diagnostic_of_grading_is_its_class():
     assert classes(cases[-1][0], "NotRun") == [report.OUT_OF_TIME]
     assert classes("ex03: deep_forward (at line 4 of your deep_forward: `raise …`)", "NotImplementedError") == [
         report.NOT_IMPLEMENTED]
-    assert classes("f did not return within 3 s (an endless loop?)", "TimeoutError") == [report.OUT_OF_TIME]
+    timeout = "f did not return within 3 s: it ran out of time (an endless loop, or far more work than the task needs?)"
+    assert classes(timeout, "TimeoutError") == [report.OUT_OF_TIME]
     assert classes("the kernel died (exit status 0) while running cell 8", "NotRun") == [report.KERNEL_DIED]
     assert classes("bad <b>input</b>", "ValueError") == ["an exception: ValueError"]
     # the kind unknown (no executed notebook): guessed from the message

@@ -18,6 +18,12 @@ The visible tests of ex05 run the same way, with the package's dropout
 in place of the student's functions; the cache they give the two backward passes
 is the package's forward pass of their batch, and the gradients they expect are
 those of central differences of that forward pass too.
+
+The visible tests of ex06 run with the package's convolution and pooling
+(``nnbook.conv``) in place of the student's functions, the stride and padding
+of the exercise's caches (ints) made the package's pairs; the gradients they
+expect for the convolution and the two poolings are those of central
+differences of the package's forward passes.
 """
 
 import ast
@@ -28,7 +34,7 @@ import numpy as np
 import pytest
 from nbgrader_course import ROOT, cells_by_id
 
-from nnbook import grading, layers, normalization, optim, regularization
+from nnbook import conv, grading, layers, normalization, optim, regularization
 from nnbook.gradcheck import numerical_gradient_of_output, relative_error
 from nnbook.losses import SoftmaxCrossEntropy
 
@@ -221,3 +227,113 @@ def test_the_cache_of_the_backward_tests_is_the_packages_and_their_gradients_are
         assert set(literals) == set(numerical), grade_id
         for quantity, value in numerical.items():
             assert relative_error(literals[quantity], value) < 1e-8, (grade_id, quantity)
+
+
+EX06 = ROOT / "solutions" / "ex06" / "conv_pool.ipynb"
+EX06_VISIBLE = ("test_conv_forward_naive", "test_conv_backward_dx", "test_conv_backward_dW_db", "test_maxpool_forward",
+                "test_maxpool_backward", "test_avgpool_backward", "test_im2col", "test_conv_forward_im2col")
+
+
+def package_conv_forward(x, W, b, stride=1, padding=0):
+    """``conv_forward_naive`` of ex06, from the package's: the cache with the ints it was given."""
+    return conv.conv_forward_naive(x, W, b, stride, padding)[0], (x, W, b, stride, padding)
+
+
+def package_conv_backward(dout, cache):
+    x, W, b, stride, padding = cache
+    return conv.conv_backward_naive(dout, (x, W, b, (stride, stride), (padding, padding)))
+
+
+def package_maxpool_forward(x, k, stride=None):
+    out, _ = conv.maxpool_forward(x, k, stride)
+    return out, {"x": x, "out": out, "kernel": k, "stride": k if stride is None else stride}
+
+
+def package_maxpool_backward(dout, cache):
+    pairs = {"kernel": (cache["kernel"],) * 2, "stride": (cache["stride"],) * 2}
+    return conv.maxpool_backward(dout, {**cache, **pairs})
+
+
+def package_avgpool_backward(dout, cache):
+    pairs = {"kernel": (cache["kernel"],) * 2, "stride": (cache["stride"],) * 2}
+    return conv.avgpool_backward(dout, {**cache, **pairs})
+
+
+def package_conv_forward_im2col(cols, W, b, m, H_out, W_out):
+    """``conv_forward_im2col`` of ex06, from the package's own pieces: the product of conv_forward."""
+    return (cols @ conv.filters_to_columns(W) + b).reshape(m, H_out, W_out, W.shape[0]).transpose(0, 3, 1, 2)
+
+
+def test_the_values_of_the_convolution_and_pooling_tests_are_the_packages(monkeypatch):
+    cells = cells_by_id(nbformat.read(EX06, as_version=4))
+    compared = []
+
+    def compare(name, actual, expected, batch_size=None, kind="gradient", mistakes=None):
+        """In place of grading.check_array: ``actual`` is the package's answer, ``expected`` the test's value."""
+        actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+        assert actual.shape == expected.shape, name
+        assert relative_error(actual, expected) <= (1e-12 if kind != "numerical" else grading.TOLERANCES[kind]), name
+        for description, wrong in (mistakes or {}).items():
+            wrong = np.asarray(wrong, dtype=np.float64)
+            apart = wrong.shape != expected.shape or relative_error(wrong, expected) > 1e-6
+            assert apart, f"{name}: the mistake {description!r} is the right value"
+        compared.append(name)
+
+    monkeypatch.setattr(grading, "check_array", compare)
+    monkeypatch.setattr(grading, "own_work", lambda function_name, allowed=None: contextlib.nullcontext())
+    namespace = {"conv_forward_naive": package_conv_forward, "conv_backward_naive": package_conv_backward,
+                 "maxpool_forward": package_maxpool_forward, "maxpool_backward": package_maxpool_backward,
+                 "avgpool_backward": package_avgpool_backward, "im2col": conv.im2col,
+                 "conv_forward_im2col": package_conv_forward_im2col}
+    exec(compile(cells["setup"].source, "<setup of ex06>", "exec"), namespace)  # noqa: S102 (our own notebook)
+    for grade_id in EX06_VISIBLE:
+        before = len(compared)
+        with contextlib.redirect_stdout(None):
+            exec(compile(cells[grade_id].source, grade_id, "exec"), namespace)  # noqa: S102
+        assert len(compared) > before, grade_id
+    # the convolution on two cases and the chapter's example; dx; db and dW; max pooling's out and cache on four
+    # cases; the two poolings' dx on two cases each; im2col on two; the product on two
+    assert len(compared) == 3 + 1 + 2 + 4 * 3 + 2 + 2 + 2 + 2
+
+
+def test_the_chapters_example_gives_the_differences_of_neighbours():
+    x = np.array([0.0, 0, 0, 0, 1, 2, 3, 4, 4, 4, 4]).reshape(1, 1, 1, 11)
+    out, _ = conv.conv_forward_naive(x, np.array([-1.0, 1.0]).reshape(1, 1, 1, 2), np.zeros(1))
+    assert out.ravel().tolist() == [0, 0, 0, 1, 1, 1, 1, 0, 0, 0]
+
+
+def test_the_gradients_of_the_convolution_and_pooling_tests_are_the_derivatives():
+    """The literal gradients of the visible tests against central differences of the package's forward passes."""
+    cells = cells_by_id(nbformat.read(EX06, as_version=4))
+    namespace = {}
+    exec(compile(cells["setup"].source, "<setup of ex06>", "exec"), namespace)  # noqa: S102 (our own notebook)
+    x, W, b = (namespace[name].astype(float) for name in ("X_BACK", "W_BACK", "B_BACK"))
+    stride, padding, dout = namespace["STRIDE_BACK"], namespace["PADDING_BACK"], namespace["DOUT_BACK"]
+    assert namespace["CACHE_BACK"][3:] == (stride, padding) == (2, 1)
+
+    def forward():
+        return conv.conv_forward_naive(x, W, b, stride, padding)[0]
+
+    assert forward().shape == dout.shape
+    literals = {**literal_checks(cells["test_conv_backward_dx"].source),
+                **literal_checks(cells["test_conv_backward_dW_db"].source)}
+    assert set(literals) == {"dx", "dW", "db"}
+    for name, value in (("dx", x), ("dW", W), ("db", b)):
+        numerical = numerical_gradient_of_output(forward, value, dout)
+        assert relative_error(literals[name], numerical) < 1e-8, name
+    # the pooling tests: each case's x (or shape), k, stride and dout, executed from the test's own lines
+    for grade_id, pooled in (("test_maxpool_backward", conv.maxpool_forward), ("test_avgpool_backward",
+                                                                              conv.avgpool_forward)):
+        source = cells[grade_id].source
+        cases = source.split("\n\n")
+        expected = list(literal_checks(source).values())
+        assert len(cases) == len(expected) == 2, grade_id
+        for case, literal in zip(cases, expected):
+            lines = [line for line in case.splitlines() if line.startswith(("x = ", "cache = ", "dout = "))]
+            local = {"np": np}
+            exec("\n".join(lines), local)  # noqa: S102 (our own notebook)
+            cache = local["cache"]
+            image = local["x"] if "x" in local else np.random.default_rng(0).standard_normal(cache["x_shape"])
+            numerical = numerical_gradient_of_output(lambda: pooled(image, cache["kernel"], cache["stride"])[0], image,
+                                                     local["dout"])
+            assert relative_error(literal, numerical) < 1e-8, grade_id

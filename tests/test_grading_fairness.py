@@ -24,7 +24,10 @@ For every exercise, one sandboxed grading run of these made-up students:
   ex05's is ``batchnorm_backward`` by central differences of the batch-normalization
   forward pass, rebuilt from the cache; ``in_place_batchnorm_forward`` updates
   its running mean in place, as PyTorch's layer does, and loses all four cells
-  of ``batchnorm_forward``.
+  of ``batchnorm_forward``. ex06's is ``conv_backward_naive`` by central
+  differences of a convolution rebuilt from the cache; a broken ``im2col``
+  leaves ``conv_forward_im2col``, which the tests give the reference's columns,
+  its points; ``in_place_avgpool_backward`` divides ``dout`` in place.
 
 It needs bubblewrap (``apt-get install -y bubblewrap``) and is skipped without
 it, unless ``NNBOOK_REQUIRE_SANDBOX=1``.
@@ -52,7 +55,7 @@ from optional import require_sandbox
 pytestmark = pytest.mark.autograde
 
 NOTEBOOKS = {"ex01": "perceptron_logistic.ipynb", "ex02": "computation_graphs.ipynb", "ex03": "backprop_by_hand.ipynb",
-             "ex04": "optimizers.ipynb", "ex05": "batchnorm_dropout.ipynb"}
+             "ex04": "optimizers.ipynb", "ex05": "batchnorm_dropout.ipynb", "ex06": "conv_pool.ipynb"}
 FUNCTIONS = {
     "ex01": ("perceptron_update", "sigmoid", "binary_cross_entropy", "bce_gradients", "gradient_descent_step"),
     "ex02": ("mul_backward", "add_backward", "matmul_backward", "exp_backward", "log_backward", "sum_backward",
@@ -61,6 +64,8 @@ FUNCTIONS = {
     "ex04": ("momentum_step", "rmsprop_step", "adam_step", "warmup_cosine_lr", "decoupled_weight_decay"),
     "ex05": ("dropout_forward", "dropout_backward", "batchnorm_forward", "batchnorm_backward",
              "batchnorm_backward_simplified"),
+    "ex06": ("conv_forward_naive", "conv_backward_naive", "maxpool_forward", "maxpool_backward", "avgpool_backward",
+             "im2col", "conv_forward_im2col"),
 }
 # the test cells of a function whose name is not in their grade id
 EXTRA_CELLS = {
@@ -68,6 +73,7 @@ EXTRA_CELLS = {
     "deep_backward": ("deep_output_layer", "deep_hidden_layers", "deep_dX"),
     "adam_step": ("adam_bias_correction",),
     "batchnorm_forward": ("batchnorm_running_statistics",),
+    "conv_backward_naive": ("conv_backward_dx", "conv_backward_dW_db"),
 }
 
 CENTRAL_DIFFERENCE = '''
@@ -154,6 +160,19 @@ def batchnorm_backward(dout, cache):
 
     return central_difference(cost, x), np.sum(dout * x_hat, axis=0), dout.sum(axis=0)
 ''',
+    "conv_backward_naive": CENTRAL_DIFFERENCE + '''
+def conv_backward_naive(dout, cache):
+    x, W, b, stride, padding = cache
+    x, W, b = x.copy(), W.copy(), b.copy()
+    k_h, k_w = W.shape[2:]
+
+    def cost():  # the convolution, vectorized: every window at once, every stride-th one kept
+        x_p = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+        windows = np.lib.stride_tricks.sliding_window_view(x_p, (k_h, k_w), axis=(2, 3))[:, :, ::stride, ::stride]
+        return np.sum(dout * (np.einsum("ncijuv,fcuv->nfij", windows, W) + b[None, :, None, None]))
+
+    return central_difference(cost, x), central_difference(cost, W), central_difference(cost, b)
+''',
     "adam_step": '''
 def adam_step(w, dw, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     w, dw, m, v = (np.asarray(x, dtype=np.float32) for x in (w, dw, m, v))  # single precision: about 7 digits
@@ -216,6 +235,16 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum=0.1, e
     cache = {"x_centered": x - mean, "std": std, "x_hat": x_hat, "gamma": gamma, "mean": mean, "var": var}
     return gamma * x_hat + beta, cache, running_mean, new_var
 '''),
+    "ex06": ("avgpool_backward", "dout", '''
+def avgpool_backward(dout, cache):
+    k, s = cache["kernel"], cache["stride"]
+    dout /= k**2  # the caller's gradient changes too
+    dx = np.zeros(cache["x_shape"])
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            dx[:, :, s * i:s * i + k, s * j:s * j + k] += dout[:, :, i, j, None, None]
+    return dx
+'''),
 }
 CRASH = {  # exercise: (function, an answer whose numpy call fails, the line that raises)
     "ex01": ("bce_gradients", '''
@@ -251,6 +280,12 @@ def batchnorm_backward_simplified(dout, cache):
     dgamma = np.dot(dout, x_hat)  # a matrix product where an entrywise one is summed: (m, n) times (m, n) does not fit
     return gamma / (m * std) * (m * dout - dbeta - x_hat * dgamma), dgamma, dbeta
 ''', "dgamma = np.dot(dout, x_hat)"),
+    "ex06": ("conv_forward_im2col", '''
+def conv_forward_im2col(cols, W, b, m, H_out, W_out):
+    F = W.shape[0]
+    product = cols @ W.reshape(F, -1) + b  # the filters as rows where columns belong: (rows, K) times (F, K) does not fit
+    return product.reshape(m, H_out, W_out, F).transpose(0, 3, 1, 2)
+''', "product = cols @ W.reshape(F, -1) + b"),
 }
 CONSTANT_MODEL = {  # ex03: a constant network, and the exact gradients of that constant network
     "one_hidden_forward": '''
@@ -266,7 +301,7 @@ def one_hidden_backward(y, cache, params):  # nothing of the constant model depe
 }
 NUMERICAL_OF = {"ex01": ("bce_gradients",), "ex02": ("mul_backward", "exp_backward", "log_backward", "sigmoid_backward", "matmul_backward"),
                 "ex03": ("one_hidden_backward", "deep_backward"), "ex04": ("adam_step",),
-                "ex05": ("batchnorm_backward",)}
+                "ex05": ("batchnorm_backward",), "ex06": ("conv_backward_naive",)}
 
 
 def cells_of(function, cells):

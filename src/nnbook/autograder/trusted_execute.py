@@ -498,7 +498,8 @@ class SandboxedExecute(Execute):
         if not ran:
             raise NotRun(self.stopped)
         if any(output.get("ename") == "CellTimeoutError" for output in probe.outputs):
-            raise StudentError("TimeoutError", f"{name} did not return within {self.timeout:g} s (an endless loop?)")
+            raise StudentError("TimeoutError", f"{name} did not return within {self.timeout:g} s: it ran out of time "
+                                               "(an endless loop, or far more work than the task needs?)")
         answer = read_untrusted(self.io_fd, request + ".out")
         for leftover in (request, request + ".out"):
             with contextlib.suppress(OSError):
