@@ -166,8 +166,10 @@ while True:
         lost=cells_of("gradient_descent_step"), feedback=("the kernel ignored the interrupt",),
     ),
     Case(
+        # np.empty reserves without writing: the 2 GiB limit is met at once, whatever the machine's load (writing
+        # 2 GiB takes long enough on a busy machine to meet the 3 s call limit first; tests/test_sandbox.py writes)
         "memory_hog", "sigmoid allocates memory without end",
-        answers=with_answers(sigmoid="def sigmoid(z):\n    hoard = []\n    while True:\n        hoard.append(np.ones(10**7))\n"),
+        answers=with_answers(sigmoid="def sigmoid(z):\n    hoard = []\n    while True:\n        hoard.append(np.empty(10**8))\n"),
         lost=SIGMOID_CELLS, feedback=("MemoryError",),
     ),
     Case(
