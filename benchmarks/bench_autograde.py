@@ -79,7 +79,7 @@ def written_answer(source):
 
 HOSTILE_CELL = """
 import socket
-for path in ("../../../gradebook.db", "/work/main/solutions", "../../../solutions"):
+for path in ("../../../gradebook.db", "../../../solutions", "../../solutions"):
     try:
         open(path).read(10)
     except Exception:
