@@ -59,6 +59,15 @@ def students(course, assignment, notebook, functions, extra=None):
     return source
 
 
+def round_trip_students(module):
+    """The made-up students of an nbgrader round-trip module (``test_nbgrader_ex04.py``, …) as ``students`` hands them
+    in, and ``{student: total}`` that they got there; the solution's answers are handed in as ``honest``."""
+    extra = {student: (lambda answers, own=own: {**answers, **own}) for student, (own, _) in module.STUDENTS.items()}
+    totals = {"honest": module.TOTALS["solution"], "untouched": 0.0,
+              **{student: module.TOTALS[student] for student in module.STUDENTS}}
+    return extra, totals
+
+
 def assert_no_hidden_code_in_feedback(course, assignment, notebook, source):
     hidden = secret_lines(source, regions=("HIDDEN TESTS",))
     for html in (course / "feedback").rglob(f"{assignment}/*.html"):
@@ -96,10 +105,9 @@ def test_ex04_is_graded_sandboxed_like_nbgrader(tmp_path):
     sandbox, where plain nbgrader's ``own_work`` refuses the call: the same points lost)."""
     require_sandbox()
     course = make_course(tmp_path, [ex04.ASSIGNMENT])
-    extra = {student: (lambda answers, student=student: ex04.student_answers(answers, student)) for student in ex04.STUDENTS}
+    extra, expected = round_trip_students(ex04)
     source = students(course, ex04.ASSIGNMENT, ex04.NOTEBOOK, ex04.FUNCTIONS, extra)
     totals = grade(course, ex04.ASSIGNMENT)
-    expected = {"honest": 12.0, "untouched": 0.0, **{student: ex04.TOTALS[student] for student in ex04.STUDENTS}}
     assert totals == expected
     assert_no_hidden_code_in_feedback(course, ex04.ASSIGNMENT, ex04.NOTEBOOK, source)
     for student, hint in [("t_from_zero", "the bias correction uses t - 1, as if t counted the steps already taken"),
@@ -113,14 +121,13 @@ def test_ex05_is_graded_sandboxed_like_nbgrader(tmp_path):
     grader as the exception's name and message only, and students who refuse it otherwise are told so."""
     require_sandbox()
     course = make_course(tmp_path, [ex05.ASSIGNMENT])
-    extra = {student: (lambda answers, student=student: ex05.student_answers(answers, student)) for student in ex05.STUDENTS}
+    extra, expected = round_trip_students(ex05)
     extra.update({f"refusal_{name}": (lambda answers, statement=statement: {
         **answers, "batchnorm_forward": ex05.batchnorm_forward(refuse=statement)})
         for name, (statement, _) in ex05.REFUSALS.items()})
     source = students(course, ex05.ASSIGNMENT, ex05.NOTEBOOK, ex05.FUNCTIONS, extra)
     totals = grade(course, ex05.ASSIGNMENT)
-    expected = {"honest": 12.0, "untouched": 0.0, **{student: ex05.TOTALS[student] for student in ex05.STUDENTS},
-                **{f"refusal_{name}": 10.0 for name in ex05.REFUSALS}}
+    expected.update({f"refusal_{name}": 10.0 for name in ex05.REFUSALS})
     assert totals == expected
     assert_no_hidden_code_in_feedback(course, ex05.ASSIGNMENT, ex05.NOTEBOOK, source)
     pages = {student: page_text((course / "feedback" / student / ex05.ASSIGNMENT / "batchnorm_dropout.html").read_text())
@@ -137,10 +144,9 @@ def test_ex06_is_graded_sandboxed_like_nbgrader(tmp_path):
     points only, the package's reference (whose import fails in the sandbox) earns nothing."""
     require_sandbox()
     course = make_course(tmp_path, [ex06.ASSIGNMENT])
-    extra = {student: (lambda answers, student=student: ex06.student_answers(answers, student)) for student in ex06.STUDENTS}
+    extra, expected = round_trip_students(ex06)
     source = students(course, ex06.ASSIGNMENT, ex06.NOTEBOOK, ex06.FUNCTIONS, extra)
     totals = grade(course, ex06.ASSIGNMENT)
-    expected = {"honest": 16.0, "untouched": 0.0, **{student: ex06.TOTALS[student] for student in ex06.STUDENTS}}
     assert totals == expected
     assert_no_hidden_code_in_feedback(course, ex06.ASSIGNMENT, ex06.NOTEBOOK, source)
     for student, hint in [("flipped", "the kernel is flipped"), ("stride_forgotten", "the stride is forgotten in dW"),

@@ -34,51 +34,25 @@ student               submission                                                
 ``in_place``          RMSProp updating ``s`` in place                                  10 / 12
 ====================  ===============================================================  =======
 
+The checks every graded exercise passes are in ``tests/graded_exercise.py``;
 ``tests/test_autograde_exercises.py`` grades the same students with ``nnbook-autograde``.
 """
 
-import ast
-import contextlib
-import csv
-import re
-
-import nbformat
-import numpy as np
 import pytest
-from nbgrader_course import (
-    ROOT,
-    assert_ran_cleanly,
-    assert_untouched_fails_only_with_its_stubs,
-    autograded,
-    cell_scores,
-    cells_by_id,
-    failures,
-    grade_cells,
-    make_course,
-    nbgrader,
-    page_text,
-    secret_lines,
-    submission,
-    submit,
-    written_answer,
-)
-
+from graded_exercise import Exercise, GradedExerciseChecks
+from nbgrader_course import cells_by_id
 
 pytestmark = pytest.mark.nbgrader
 
-ASSIGNMENT = "ex04"
-NOTEBOOK = "optimizers.ipynb"
-FUNCTIONS = ("momentum_step", "rmsprop_step", "adam_step", "warmup_cosine_lr", "decoupled_weight_decay")
-QUANTITIES = {  # the test cells of each function, each a visible test followed by its hidden test
+EXERCISE = Exercise("ex04", "optimizers.ipynb", {  # the quantities each function's test cells check
     "momentum_step": ["momentum_step"],
     "rmsprop_step": ["rmsprop_step"],
     "adam_step": ["adam_step", "adam_bias_correction"],
     "warmup_cosine_lr": ["warmup_cosine_lr"],
     "decoupled_weight_decay": ["decoupled_weight_decay"],
-}
-CELLS_OF = {name: [f"test_{q}{suffix}" for q in quantities for suffix in ("", "_hidden")]
-            for name, quantities in QUANTITIES.items()}
-GRADE_CELLS = [cell for name in FUNCTIONS for cell in CELLS_OF[name]]
+})
+ASSIGNMENT, NOTEBOOK, FUNCTIONS = EXERCISE.assignment, EXERCISE.notebook, EXERCISE.functions
+lost_cells = EXERCISE.lost_cells
 ADAM_UPDATE = ("test_adam_step", "test_adam_step_hidden")
 
 # ---- the usual mistakes, each a whole function -------------------------------------------------------------------
@@ -214,10 +188,6 @@ def rmsprop_step(w, dw, s, lr, rho=0.9, eps=1e-8):
 '''
 
 
-def lost_cells(*functions, keep=()):
-    return {cell for function in functions for cell in CELLS_OF[function]} - set(keep)
-
-
 #: student: ({function: source} in place of the right answer, the cells lost); every other answer is right
 STUDENTS = {
     "torch_momentum": ({"momentum_step": MISTAKES["momentum_torch"][1]}, lost_cells("momentum_step")),
@@ -235,164 +205,11 @@ STUDENTS = {
     "in_place": ({"rmsprop_step": IN_PLACE_RMSPROP}, lost_cells("rmsprop_step")),
 }
 #: what each student must get in total, out of 12
-TOTALS = {"solution": 12.0, "untouched": 0.0,
-          **{student: 12.0 - len(lost) for student, (_, lost) in STUDENTS.items()}}
+TOTALS = EXERCISE.totals(STUDENTS)
 
 
-def student_answers(answers, student):
-    """The solution cells that ``student`` hands in, from the right ``answers`` and the student's own."""
-    return {**answers, **STUDENTS[student][0]}
-
-
-@pytest.fixture(scope="module")
-def source():
-    return nbformat.read(ROOT / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
-
-
-# ---- the notebook itself -------------------------------------------------------------------------------------------
-
-
-def test_the_grade_cells_and_their_points(source):
-    assert grade_cells(source) == GRADE_CELLS
-    points = [cells_by_id(source)[grade_id].metadata.nbgrader["points"] for grade_id in GRADE_CELLS]
-    assert points == [1] * len(GRADE_CELLS)
-    assert TOTALS == {"solution": 12.0, "untouched": 0.0, "torch_momentum": 10.0, "no_correction": 8.0,
-                      "t_from_zero": 8.0, "eps_inside": 8.0, "partial": 6.0, "stateless": 6.0, "reference": 8.0,
-                      "in_place": 10.0}
-
-
-def test_every_stub_names_its_task():
-    release = cells_by_id(nbformat.read(ROOT / "exercises" / ASSIGNMENT / NOTEBOOK, as_version=4))
-    for name in FUNCTIONS:
-        (function,) = ast.parse(release[name].source).body
-        docstring, stub = function.body
-        assert function.name == name and isinstance(docstring.value, ast.Constant), name
-        assert ast.unparse(stub) == f"raise NotImplementedError('{ASSIGNMENT}: {name}')", name
-
-
-def test_every_test_cell_calls_the_graded_function_through_grading_call(source):
-    """As in ex03: only `grading.call("<name>", <name>, ...)`, never a direct call; a hidden test inside `grading.hidden`."""
-    for function, cells in CELLS_OF.items():
-        for grade_id in cells:
-            tree = ast.parse(cells_by_id(source)[grade_id].source)
-            called = [call for call in ast.walk(tree) if isinstance(call, ast.Call) and ast.unparse(call.func) == "grading.call"]
-            assert called and {(call.args[0].value, ast.unparse(call.args[1])) for call in called} == {(function, function)}, grade_id
-            direct = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "id", None) in FUNCTIONS]
-            assert not direct, f"{grade_id} calls a student's function directly"
-            hidden = [node for node in ast.walk(tree) if isinstance(node, ast.With)
-                      and any(ast.unparse(item.context_expr.func) == "grading.hidden" for item in node.items)]
-            assert bool(hidden) == grade_id.endswith("_hidden"), grade_id
-
-
-def test_every_hidden_test_has_a_large_case(source):
-    for grade_id in GRADE_CELLS:
-        if grade_id.endswith("_hidden") and grade_id != "test_warmup_cosine_lr_hidden":
-            assert "(200, 300)" in cells_by_id(source)[grade_id].source, grade_id
-    assert "(1000, 99000, True)" in cells_by_id(source)["test_warmup_cosine_lr_hidden"].source  # 100000 steps
-
-
-# ---- every known mistake is named, in this process -----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def descriptions(source):
-    """Every description of a known mistake in the visible tests (the keys of their `mistakes` dicts)."""
-    found = set()
-    for grade_id in GRADE_CELLS:
-        for node in ast.walk(ast.parse(cells_by_id(source)[grade_id].source)):
-            if isinstance(node, ast.Dict):
-                found.update(key.value for key in node.keys if isinstance(key, ast.Constant) and isinstance(key.value, str))
-    return found
-
-
-def run_cells(source, answer, cells):
-    """Run the setup cell, ``answer`` (a student's code) and the test ``cells`` here; ``{cell: its error or None}``."""
-    namespace = {"__name__": "ex04_student"}
-    exec(compile(cells_by_id(source)["setup"].source, "<setup>", "exec"), namespace)  # noqa: S102 (our notebook)
-    exec(compile(answer, "<student>", "exec"), namespace)  # noqa: S102 (the test's own made-up answers)
-    outcome = {}
-    for grade_id in cells:
-        try:
-            with contextlib.redirect_stdout(None), np.errstate(all="ignore"):  # 0 / 0 and sqrt(-1) of the mistakes
-                exec(compile(cells_by_id(source)[grade_id].source, grade_id, "exec"), namespace)  # noqa: S102
-            outcome[grade_id] = None
-        except AssertionError as error:
-            outcome[grade_id] = str(error)
-    return outcome
-
-
-def test_the_right_answers_pass_every_test_here(source):
-    answers = "\n".join(written_answer(cells_by_id(source)[name].source) for name in FUNCTIONS)
-    assert run_cells(source, answers, GRADE_CELLS) == dict.fromkeys(GRADE_CELLS)
-
-
-@pytest.mark.parametrize("mistake", sorted(MISTAKES))
-def test_a_known_mistake_loses_its_cells_and_is_named(source, descriptions, mistake):
-    function, answer, start, named = MISTAKES[mistake]
-    (description,) = [text for text in descriptions if text.startswith(start)]
-    outcome = run_cells(source, answer, CELLS_OF[function])
-    kept = KEPT.get(mistake, set())
-    assert {cell for cell, error in outcome.items() if error} == set(CELLS_OF[function]) - kept, outcome
-    for cell in named or CELLS_OF[function]:
-        assert outcome[cell].endswith(f"Likely mistake: {description}"), (cell, outcome[cell])
-        if cell.endswith("_hidden"):  # only what is wrong and where: no number of the reference
-            assert "wrong values, the largest difference at index" in outcome[cell] or "NaN or inf" in outcome[cell]
-            assert not re.search(r"(got|expected|relative error) -?\d", outcome[cell]), outcome[cell]
-
-
-def test_each_description_of_the_visible_tests_has_its_mistake(descriptions):
-    starts = [start for _, _, start, _ in MISTAKES.values()]
-    assert sorted(text for text in descriptions if not any(text.startswith(start) for start in starts)) == []
-
-
-# ---- autograde ----------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory, source):
-    """A copy of the course with ex04 generated, the students of the module docstring autograded, feedback, export."""
-    course = make_course(tmp_path_factory.mktemp("course"), [ASSIGNMENT])
-    release = nbformat.read(course / "exercises" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    answers = {name: written_answer(cells_by_id(source)[name].source) for name in FUNCTIONS}
-    submit(course, ASSIGNMENT, "solution", NOTEBOOK, source)
-    submit(course, ASSIGNMENT, "untouched", NOTEBOOK, release)
-    for student in STUDENTS:
-        submit(course, ASSIGNMENT, student, NOTEBOOK, submission(release, student_answers(answers, student)))
-    nbgrader(course, "autograde", ASSIGNMENT)
-    nbgrader(course, "generate_feedback", ASSIGNMENT)
-    nbgrader(course, "export", "--to=grades.csv")
-    return course, cell_scores(course, ASSIGNMENT, list(TOTALS))
-
-
-
-def test_the_solution_gets_full_marks(graded):
-    course, scores = graded
-    assert scores["solution"] == dict.fromkeys(GRADE_CELLS, 1.0)
-    assert_ran_cleanly(autograded(course, ASSIGNMENT, "solution", NOTEBOOK))
-
-
-def test_the_untouched_student_version_gets_zero_and_fails_only_with_not_implemented(graded):
-    course, scores = graded
-    failed = assert_untouched_fails_only_with_its_stubs(course, ASSIGNMENT, NOTEBOOK, scores["untouched"], GRADE_CELLS)
-    assert failed["test_adam_bias_correction_hidden"][1] == "ex04: adam_step"
-
-
-@pytest.mark.parametrize("student", sorted(STUDENTS))
-def test_each_student_gets_exactly_the_points_of_the_functions_right(graded, student):
-    _, scores = graded
-    lost = STUDENTS[student][1]
-    assert scores[student] == {cell: float(cell not in lost) for cell in GRADE_CELLS}
-
-
-def description(source, start):
-    texts = set()
-    for cell in source.cells:
-        texts.update(re.findall(r'^\s*"(' + re.escape(start) + r'[^"]*)":$', cell.source, flags=re.M))
-    (text,) = texts
-    return text
-
-
-@pytest.mark.parametrize("student, cell, message, hint", [
+#: (student, cell, the start of the message, the start of the mistake's description) that the feedback must show
+FEEDBACK = [
     ("torch_momentum", "test_momentum_step", r"v_new: relative error 0\.9 exceeds 1e-10; largest difference at index "
      r"\(2,\): got -4, expected -0\.4\. ", "v was updated as beta v + dw"),
     ("torch_momentum", "test_momentum_step_hidden", r"v_new at step 1 of 4, for w of shape \(3,\) and beta = 0\.9: wrong "
@@ -423,57 +240,23 @@ def description(source, start):
     ("stateless", "test_momentum_step_hidden", r"v_new at step 1 of 4", MOMENTUM_GIVEN),
     ("stateless", "test_adam_step_hidden", r"m_new at step t = 2, for w of shape \(4, 6\)",
      "the running means ignore the m and v"),
-])
-def test_the_feedback_names_the_mistake(graded, source, student, cell, message, hint):
-    course, _ = graded
-    ename, evalue = failures(course, ASSIGNMENT, student, NOTEBOOK)[cell]
-    assert ename == "AssertionError"
-    assert re.match(message, evalue), evalue
-    assert evalue.endswith(f"Likely mistake: {description(source, hint)}"), evalue
-    page = page_text((course / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")).read_text())
-    assert description(source, hint) in page, (student, cell)
+]
 
 
-def test_the_package_reference_in_place_of_an_answer_earns_nothing(graded):
-    course, _ = graded
-    failed = failures(course, ASSIGNMENT, "reference", NOTEBOOK)
-    for name in ("momentum_step", "warmup_cosine_lr"):
-        for grade_id in CELLS_OF[name]:
-            ename, evalue = failed[grade_id]
-            assert ename == "AssertionError", grade_id
-            assert evalue.startswith(f"{name} calls nnbook.optim.") and "the package's own implementation" in evalue, evalue
+class TestOptimizers(GradedExerciseChecks):
+    exercise, mistakes, kept, students, feedback = EXERCISE, MISTAKES, KEPT, STUDENTS, FEEDBACK
+    untouched_failure = ("test_adam_bias_correction_hidden", "adam_step")
+    borrowed = {"momentum_step": "nnbook.optim", "warmup_cosine_lr": "nnbook.optim"}
+    in_place = ("rmsprop_step", "s")
 
+    def test_the_totals(self):
+        assert TOTALS == {"solution": 12.0, "untouched": 0.0, "torch_momentum": 10.0, "no_correction": 8.0,
+                          "t_from_zero": 8.0, "eps_inside": 8.0, "partial": 6.0, "stateless": 6.0, "reference": 8.0,
+                          "in_place": 10.0}
 
-def test_an_argument_changed_in_place_is_named(graded):
-    course, _ = graded
-    failed = failures(course, ASSIGNMENT, "in_place", NOTEBOOK)
-    for grade_id in CELLS_OF["rmsprop_step"]:
-        assert failed[grade_id][1].startswith("rmsprop_step changed its argument s in place"), failed[grade_id]
-
-
-def test_no_hidden_message_gives_a_number_of_the_reference(graded):
-    course, _ = graded
-    for student in STUDENTS:
-        for grade_id, (ename, evalue) in failures(course, ASSIGNMENT, student, NOTEBOOK).items():
-            if grade_id.endswith("_hidden") and ename == "AssertionError":
-                assert not re.search(r"(got|expected|relative error) -?\d", evalue), (student, grade_id, evalue)
-
-
-def test_feedback_is_generated_for_every_student_without_hidden_code(graded, source):
-    course, scores = graded
-    hidden = secret_lines(source, regions=("HIDDEN TESTS",))
-    for student, cells in scores.items():
-        html = course / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")
-        text = html.read_text()
-        assert f"optimizers (Score: {sum(cells.values()):.1f} / 14.0)" in text, student
-        leaked = sorted(line for line in hidden if line in text)
-        assert not leaked, (student, leaked[:3])
-
-
-def test_export_writes_the_scores_of_every_student(graded):
-    course, _ = graded
-    with open(course / "grades.csv", newline="") as file:
-        rows = {row["student_id"]: row for row in csv.DictReader(file)}
-    assert {student: float(row["score"]) for student, row in rows.items()} == TOTALS
-    assert {row["assignment"] for row in rows.values()} == {ASSIGNMENT}
-    assert {float(row["max_score"]) for row in rows.values()} == {14.0}  # 12 automatic, 2 by hand
+    def test_every_hidden_test_has_a_large_case(self, source):
+        cells = cells_by_id(source)
+        for grade_id in EXERCISE.grade_cells:
+            if grade_id.endswith("_hidden") and grade_id != "test_warmup_cosine_lr_hidden":
+                assert "(200, 300)" in cells[grade_id].source, grade_id
+        assert "(1000, 99000, True)" in cells["test_warmup_cosine_lr_hidden"].source  # 100000 steps

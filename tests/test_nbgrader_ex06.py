@@ -40,46 +40,22 @@ student               submission                                                
 ``in_place``          ``avgpool_backward`` dividing ``dout`` in place                  14 / 16
 ====================  ===============================================================  =======
 
+The checks every graded exercise passes are in ``tests/graded_exercise.py``;
 ``tests/test_autograde_exercises.py`` grades the same students with
 ``nnbook-autograde``; ``tests/adversarial/ex06.py`` adds a student whose
 ``conv_forward_naive`` never returns in time.
 """
 
-import ast
-import contextlib
-import csv
-import re
-
-import nbformat
 import numpy as np
 import pytest
-from nbgrader_course import (
-    ROOT,
-    assert_ran_cleanly,
-    assert_untouched_fails_only_with_its_stubs,
-    autograded,
-    cell_scores,
-    cells_by_id,
-    failures,
-    grade_cells,
-    make_course,
-    nbgrader,
-    page_text,
-    secret_lines,
-    submission,
-    submit,
-    written_answer,
-)
+from graded_exercise import Exercise, GradedExerciseChecks
+from nbgrader_course import ROOT, cells_by_id, written_answer
 
 from nnbook import conv, gradcheck
 
 pytestmark = pytest.mark.nbgrader
 
-ASSIGNMENT = "ex06"
-NOTEBOOK = "conv_pool.ipynb"
-FUNCTIONS = ("conv_forward_naive", "conv_backward_naive", "maxpool_forward", "maxpool_backward", "avgpool_backward",
-             "im2col", "conv_forward_im2col")
-QUANTITIES = {  # the test cells of each function, each a visible test followed by its hidden test
+EXERCISE = Exercise("ex06", "conv_pool.ipynb", {  # the quantities each function's test cells check
     "conv_forward_naive": ["conv_forward_naive"],
     "conv_backward_naive": ["conv_backward_dx", "conv_backward_dW_db"],
     "maxpool_forward": ["maxpool_forward"],
@@ -87,10 +63,9 @@ QUANTITIES = {  # the test cells of each function, each a visible test followed 
     "avgpool_backward": ["avgpool_backward"],
     "im2col": ["im2col"],
     "conv_forward_im2col": ["conv_forward_im2col"],
-}
-CELLS_OF = {name: [f"test_{q}{suffix}" for q in quantities for suffix in ("", "_hidden")]
-            for name, quantities in QUANTITIES.items()}
-GRADE_CELLS = [cell for name in FUNCTIONS for cell in CELLS_OF[name]]
+})
+ASSIGNMENT, NOTEBOOK, FUNCTIONS = EXERCISE.assignment, EXERCISE.notebook, EXERCISE.functions
+lost_cells = EXERCISE.lost_cells
 DX = ("test_conv_backward_dx", "test_conv_backward_dx_hidden")
 PARAMS = ("test_conv_backward_dW_db", "test_conv_backward_dW_db_hidden")
 
@@ -342,10 +317,6 @@ def avgpool_backward(dout, cache):
 '''
 
 
-def lost_cells(*functions, keep=()):
-    return {cell for function in functions for cell in CELLS_OF[function]} - set(keep)
-
-
 #: student: ({function: source} in place of the right answer, the cells lost); every other answer is right
 STUDENTS = {
     "loops": (dict(LOOPS), set()),
@@ -364,229 +335,11 @@ STUDENTS = {
     "in_place": ({"avgpool_backward": IN_PLACE_AVERAGE}, lost_cells("avgpool_backward")),
 }
 #: what each student must get in total, out of 16
-TOTALS = {"solution": 16.0, "untouched": 0.0,
-          **{student: 16.0 - len(lost) for student, (_, lost) in STUDENTS.items()}}
+TOTALS = EXERCISE.totals(STUDENTS)
 
 
-def student_answers(answers, student):
-    """The solution cells that ``student`` hands in, from the right ``answers`` and the student's own."""
-    return {**answers, **STUDENTS[student][0]}
-
-
-@pytest.fixture(scope="module")
-def source():
-    return nbformat.read(ROOT / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
-
-
-# ---- the notebook itself -------------------------------------------------------------------------------------------
-
-
-def test_the_grade_cells_and_their_points(source):
-    assert grade_cells(source) == GRADE_CELLS
-    points = [cells_by_id(source)[grade_id].metadata.nbgrader["points"] for grade_id in GRADE_CELLS]
-    assert points == [1] * len(GRADE_CELLS)
-    assert TOTALS == {"solution": 16.0, "untouched": 0.0, "loops": 16.0, "flipped": 14.0, "unflipped_dx": 14.0,
-                      "padded_dx": 14.0, "stride_forgotten": 12.0, "not_summed": 14.0, "short_output": 14.0,
-                      "max_everywhere": 14.0, "not_divided": 14.0, "channels_first": 14.0, "reshape_only": 14.0,
-                      "reference": 10.0, "in_place": 14.0}
-
-
-def test_every_stub_names_its_task():
-    release = cells_by_id(nbformat.read(ROOT / "exercises" / ASSIGNMENT / NOTEBOOK, as_version=4))
-    for name in FUNCTIONS:
-        (function,) = ast.parse(release[name].source).body
-        docstring, stub = function.body
-        assert function.name == name and isinstance(docstring.value, ast.Constant), name
-        assert ast.unparse(stub) == f"raise NotImplementedError('{ASSIGNMENT}: {name}')", name
-
-
-def test_every_test_cell_calls_the_graded_function_through_grading_call(source):
-    """Only `grading.call("<name>", <name>, ...)`, never a direct call; a hidden test inside `grading.hidden`."""
-    for function, cells in CELLS_OF.items():
-        for grade_id in cells:
-            tree = ast.parse(cells_by_id(source)[grade_id].source)
-            called = [call for call in ast.walk(tree) if isinstance(call, ast.Call) and ast.unparse(call.func) == "grading.call"]
-            assert called and {(call.args[0].value, ast.unparse(call.args[1])) for call in called} == {(function, function)}, grade_id
-            direct = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "id", None) in FUNCTIONS]
-            assert not direct, f"{grade_id} calls a student's function directly"
-            hidden = [node for node in ast.walk(tree) if isinstance(node, ast.With)
-                      and any(ast.unparse(item.context_expr.func) == "grading.hidden" for item in node.items)]
-            assert bool(hidden) == grade_id.endswith("_hidden"), grade_id
-
-
-def test_the_hidden_tests_have_several_channels_non_square_kernels_a_stride_and_a_padding(source):
-    cells = cells_by_id(source)
-    for function in ("conv_forward_naive", "conv_backward_naive", "im2col", "conv_forward_im2col"):
-        for grade_id in CELLS_OF[function]:
-            if grade_id.endswith("_hidden"):
-                text = cells[grade_id].source
-                # C > 1, F > 1, a 3 x 2 kernel, stride 2 with padding 1
-                assert "((2, 3, 7, 6), (4, 3, 3, 2), 1, 1)" in text or "((2, 3, 7, 6), 3, 2, 1, 1)" in text, grade_id
-                assert "((3, 2, 9, 8), (5, 2, 3, 3), 2, 1)" in text or "((3, 2, 9, 8), 3, 3, 2, 1)" in text, grade_id
-
-
-def test_the_backward_tests_start_from_the_references_cache_never_from_the_students_forward(source):
-    cells = cells_by_id(source)
-    for function, forward in (("conv_backward_naive", "conv_forward_naive"), ("maxpool_backward", "maxpool_forward"),
-                              ("conv_forward_im2col", "im2col")):
-        for grade_id in CELLS_OF[function]:
-            text = cells[grade_id].source
-            assert f"grading.call(\"{forward}\"" not in text, grade_id
-            if grade_id.endswith("_hidden"):
-                assert "reference_conv." in text, grade_id
-
-
-def test_the_chapters_example_is_a_visible_test(source):
-    text = cells_by_id(source)["test_conv_forward_naive"].source
-    assert "x = np.array([0.0, 0, 0, 0, 1, 2, 3, 4, 4, 4, 4]).reshape(1, 1, 1, 11)" in text
-    assert "[[[[0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0]]]]" in text
-
-
-def test_the_notebook_links_the_chapter(source):
-    assert "the chapter *Convolutional networks*" in source.cells[0].source
-    assert (ROOT / "book" / "cnn.md").exists()
-
-
-# ---- every known mistake is named, in this process -----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def descriptions(source):
-    """Every description of a known mistake in the test cells (the keys of their `mistakes` dicts)."""
-    found = set()
-    for grade_id in GRADE_CELLS:
-        for node in ast.walk(ast.parse(cells_by_id(source)[grade_id].source)):
-            if isinstance(node, ast.Dict):
-                found.update(key.value for key in node.keys
-                             if isinstance(key, ast.Constant) and isinstance(key.value, str) and len(key.value) > 20)
-    return found
-
-
-def run_cells(source, answer, cells):
-    """Run the setup cell, ``answer`` (a student's code) and the test ``cells`` here; ``{cell: its error or None}``."""
-    namespace = {"__name__": "ex06_student"}
-    exec(compile(cells_by_id(source)["setup"].source, "<setup>", "exec"), namespace)  # noqa: S102 (our notebook)
-    exec(compile(answer, "<student>", "exec"), namespace)  # noqa: S102 (the test's own made-up answers)
-    outcome = {}
-    for grade_id in cells:
-        try:
-            with contextlib.redirect_stdout(None), np.errstate(all="ignore"):
-                exec(compile(cells_by_id(source)[grade_id].source, grade_id, "exec"), namespace)  # noqa: S102
-            outcome[grade_id] = None
-        except AssertionError as error:
-            outcome[grade_id] = str(error)
-    return outcome
-
-
-def test_the_right_answers_pass_every_test_here(source):
-    answers = "\n".join(written_answer(cells_by_id(source)[name].source) for name in FUNCTIONS)
-    assert run_cells(source, answers, GRADE_CELLS) == dict.fromkeys(GRADE_CELLS)
-
-
-def test_the_answers_of_the_mistakes_are_right_without_the_mistake(source):
-    """The templates of :data:`MISTAKES`, with nothing changed, pass every test: each mistake is only its change."""
-    answers = "\n".join([conv_forward(), conv_backward(), maxpool_forward(), maxpool_backward(), avgpool_backward(),
-                         im2col(), im2col_conv()])
-    assert run_cells(source, answers, GRADE_CELLS) == dict.fromkeys(GRADE_CELLS)
-
-
-def test_six_nested_loops_pass_every_test(source):
-    """The slowest loops a student would write pass (the hidden inputs are small; their time is in the corpus)."""
-    answers = "\n".join(LOOPS.get(name, written_answer(cells_by_id(source)[name].source)) for name in FUNCTIONS)
-    assert run_cells(source, answers, GRADE_CELLS) == dict.fromkeys(GRADE_CELLS)
-
-
-@pytest.mark.parametrize("mistake", sorted(MISTAKES))
-def test_a_known_mistake_loses_its_cells_and_is_named(source, descriptions, mistake):
-    function, answer, start, named = MISTAKES[mistake]
-    (description,) = [text for text in descriptions if text.startswith(start)]
-    outcome = run_cells(source, answer, CELLS_OF[function])
-    kept = KEPT.get(mistake, set())
-    assert {cell for cell, error in outcome.items() if error} == set(CELLS_OF[function]) - kept, outcome
-    for cell in named or CELLS_OF[function]:
-        # "Likely mistake: " before the description, or right after a wrong shape
-        assert re.search(r"(Likely mistake: |, got shape \([\d, ]+\)\. )" + re.escape(description) + "$", outcome[cell]), (
-            cell, outcome[cell])
-        if cell.endswith("_hidden"):  # only what is wrong and where: no number of the reference
-            assert "wrong values, the largest difference at index" in outcome[cell] or "expected shape" in outcome[cell]
-            assert not re.search(r"(got|expected|relative error) -?\d", outcome[cell]), outcome[cell]
-
-
-def test_each_description_has_its_mistake(descriptions):
-    starts = [start for _, _, start, _ in MISTAKES.values()]
-    assert sorted(text for text in descriptions if not any(text.startswith(start) for start in starts)) == []
-    for start in starts:
-        assert len([text for text in descriptions if text.startswith(start)]) == 1, start
-
-
-def test_the_functions_put_together_are_the_convolution_and_its_gradients(source):
-    """The solution's functions against each other, as the last cell of the notebook checks them: the backward pass
-    against central differences of the forward pass, im2col and one product against the loops."""
-    namespace = {}
-    for name in FUNCTIONS:
-        exec(compile(cells_by_id(source)[name].source, name, "exec"), {"np": np} | namespace, namespace)  # noqa: S102
-    rng = np.random.default_rng(1)
-    x, W, b = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)
-    out, cache = namespace["conv_forward_naive"](x, W, b, 2, 1)
-    dout = rng.standard_normal(out.shape)
-    grads = namespace["conv_backward_naive"](dout, cache)
-    for value, grad in zip((x, W, b), grads):
-        numerical = gradcheck.numerical_gradient_of_output(lambda: namespace["conv_forward_naive"](x, W, b, 2, 1)[0],
-                                                           value, dout)
-        assert gradcheck.relative_error(grad, numerical) < 1e-8
-    cols = namespace["im2col"](x, 3, 2, 2, 1)
-    np.testing.assert_allclose(namespace["conv_forward_im2col"](cols, W, b, *out.shape[:1], *out.shape[2:]), out,
-                               rtol=1e-12, atol=1e-12)
-    np.testing.assert_array_equal(cols, conv.im2col(x, 3, 2, 2, 1))
-
-
-# ---- autograde ----------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory, source):
-    """A copy of the course with ex06 generated, the students of the module docstring autograded, feedback, export."""
-    course = make_course(tmp_path_factory.mktemp("course"), [ASSIGNMENT])
-    release = nbformat.read(course / "exercises" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    answers = {name: written_answer(cells_by_id(source)[name].source) for name in FUNCTIONS}
-    submit(course, ASSIGNMENT, "solution", NOTEBOOK, source)
-    submit(course, ASSIGNMENT, "untouched", NOTEBOOK, release)
-    for student in STUDENTS:
-        submit(course, ASSIGNMENT, student, NOTEBOOK, submission(release, student_answers(answers, student)))
-    nbgrader(course, "autograde", ASSIGNMENT)
-    nbgrader(course, "generate_feedback", ASSIGNMENT)
-    nbgrader(course, "export", "--to=grades.csv")
-    return course, cell_scores(course, ASSIGNMENT, list(TOTALS))
-
-
-def test_the_solution_gets_full_marks(graded):
-    course, scores = graded
-    assert scores["solution"] == dict.fromkeys(GRADE_CELLS, 1.0)
-    assert_ran_cleanly(autograded(course, ASSIGNMENT, "solution", NOTEBOOK))
-
-
-def test_the_untouched_student_version_gets_zero_and_fails_only_with_not_implemented(graded):
-    course, scores = graded
-    failed = assert_untouched_fails_only_with_its_stubs(course, ASSIGNMENT, NOTEBOOK, scores["untouched"], GRADE_CELLS)
-    assert failed["test_conv_backward_dW_db_hidden"][1] == "ex06: conv_backward_naive"
-
-
-@pytest.mark.parametrize("student", sorted(STUDENTS))
-def test_each_student_gets_exactly_the_points_of_the_functions_right(graded, student):
-    _, scores = graded
-    lost = STUDENTS[student][1]
-    assert scores[student] == {cell: float(cell not in lost) for cell in GRADE_CELLS}
-
-
-def description(source, start):
-    texts = set()
-    for cell in source.cells:
-        texts.update(re.findall(r'^\s*"(' + re.escape(start) + r'[^"]*)":$', cell.source, flags=re.M))
-    (text,) = texts
-    return text
-
-
-@pytest.mark.parametrize("student, cell, message, hint", [
+#: (student, cell, the start of the message, the start of the mistake's description) that the feedback must show
+FEEDBACK = [
     ("flipped", "test_conv_forward_naive", r"out for stride 1 and padding 1: relative error \S+ exceeds 1e-10",
      "the kernel is flipped"),
     ("flipped", "test_conv_forward_naive_hidden", r"out for x of shape \(2, 3, 7, 6\), W of shape \(4, 3, 3, 2\), "
@@ -611,70 +364,81 @@ def description(source, start):
      "the entries of a row are ordered by channel"),
     ("reshape_only", "test_conv_forward_im2col_hidden", r"out for x of shape \(2, 3, 7, 6\).*: wrong values",
      "out is cols @ W_col + b reshaped straight"),
-])
-def test_the_feedback_names_the_mistake(graded, source, student, cell, message, hint):
-    course, _ = graded
-    ename, evalue = failures(course, ASSIGNMENT, student, NOTEBOOK)[cell]
-    assert ename == "AssertionError"
-    assert re.match(message, evalue), evalue
-    assert evalue.endswith(description(source, hint)), evalue
-    page = page_text((course / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")).read_text())
-    assert description(source, hint) in page, (student, cell)
+]
 
 
-def test_the_package_reference_in_place_of_an_answer_earns_nothing(graded):
-    course, _ = graded
-    failed = failures(course, ASSIGNMENT, "reference", NOTEBOOK)
-    for name in ("conv_backward_naive", "maxpool_forward"):
-        for grade_id in CELLS_OF[name]:
-            ename, evalue = failed[grade_id]
-            assert ename == "AssertionError", grade_id
-            assert evalue.startswith(f"{name} calls nnbook.conv.") and "the package's own implementation" in evalue, evalue
+class TestConvPool(GradedExerciseChecks):
+    exercise, mistakes, kept, students, feedback = EXERCISE, MISTAKES, KEPT, STUDENTS, FEEDBACK
+    untouched_failure = ("test_conv_backward_dW_db_hidden", "conv_backward_naive")
+    borrowed = {"conv_backward_naive": "nnbook.conv", "maxpool_forward": "nnbook.conv"}
+    in_place = ("avgpool_backward", "dout")
+    min_hidden_lines = 81
 
+    def test_the_totals(self):
+        assert TOTALS == {"solution": 16.0, "untouched": 0.0, "loops": 16.0, "flipped": 14.0, "unflipped_dx": 14.0,
+                          "padded_dx": 14.0, "stride_forgotten": 12.0, "not_summed": 14.0, "short_output": 14.0,
+                          "max_everywhere": 14.0, "not_divided": 14.0, "channels_first": 14.0, "reshape_only": 14.0,
+                          "reference": 10.0, "in_place": 14.0}
 
-def test_an_argument_changed_in_place_is_named(graded):
-    course, _ = graded
-    failed = failures(course, ASSIGNMENT, "in_place", NOTEBOOK)
-    for grade_id in CELLS_OF["avgpool_backward"]:
-        assert failed[grade_id][1].startswith("avgpool_backward changed its argument dout in place"), failed[grade_id]
+    def test_the_hidden_tests_have_several_channels_non_square_kernels_a_stride_and_a_padding(self, source):
+        cells = cells_by_id(source)
+        for function in ("conv_forward_naive", "conv_backward_naive", "im2col", "conv_forward_im2col"):
+            for grade_id in EXERCISE.cells_of[function]:
+                if grade_id.endswith("_hidden"):
+                    text = cells[grade_id].source
+                    # C > 1, F > 1, a 3 x 2 kernel, stride 2 with padding 1
+                    assert "((2, 3, 7, 6), (4, 3, 3, 2), 1, 1)" in text or "((2, 3, 7, 6), 3, 2, 1, 1)" in text, grade_id
+                    assert "((3, 2, 9, 8), (5, 2, 3, 3), 2, 1)" in text or "((3, 2, 9, 8), 3, 3, 2, 1)" in text, grade_id
 
+    def test_the_backward_tests_start_from_the_references_cache_never_from_the_students_forward(self, source):
+        cells = cells_by_id(source)
+        for function, forward in (("conv_backward_naive", "conv_forward_naive"), ("maxpool_backward", "maxpool_forward"),
+                                  ("conv_forward_im2col", "im2col")):
+            for grade_id in EXERCISE.cells_of[function]:
+                text = cells[grade_id].source
+                assert f"grading.call(\"{forward}\"" not in text, grade_id
+                if grade_id.endswith("_hidden"):
+                    assert "reference_conv." in text, grade_id
 
-def test_no_hidden_message_gives_a_number_of_the_reference(graded):
-    course, _ = graded
-    for student in STUDENTS:
-        for grade_id, (ename, evalue) in failures(course, ASSIGNMENT, student, NOTEBOOK).items():
-            if grade_id.endswith("_hidden") and ename == "AssertionError":
-                assert not re.search(r"(got|expected|relative error) -?\d", evalue), (student, grade_id, evalue)
+    def test_the_chapters_example_is_a_visible_test(self, source):
+        text = cells_by_id(source)["test_conv_forward_naive"].source
+        assert "x = np.array([0.0, 0, 0, 0, 1, 2, 3, 4, 4, 4, 4]).reshape(1, 1, 1, 11)" in text
+        assert "[[[[0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0]]]]" in text
 
+    def test_the_notebook_links_the_chapter(self, source):
+        assert "the chapter *Convolutional networks*" in source.cells[0].source
+        assert (ROOT / "book" / "cnn.md").exists()
 
-def test_feedback_is_generated_for_every_student_without_hidden_code(graded, source):
-    course, scores = graded
-    hidden = secret_lines(source, regions=("HIDDEN TESTS",))
-    for student, cells in scores.items():
-        html = course / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")
-        text = html.read_text()
-        assert f"conv_pool (Score: {sum(cells.values()):.1f} / 18.0)" in text, student
-        leaked = sorted(line for line in hidden if line in text)
-        assert not leaked, (student, leaked[:3])
+    def test_the_answers_of_the_mistakes_are_right_without_the_mistake(self, source):
+        """The templates of :data:`MISTAKES`, with nothing changed, pass every test: each mistake is only its change."""
+        answers = "\n".join([conv_forward(), conv_backward(), maxpool_forward(), maxpool_backward(), avgpool_backward(),
+                             im2col(), im2col_conv()])
+        assert EXERCISE.run_cells(source, answers, EXERCISE.grade_cells) == dict.fromkeys(EXERCISE.grade_cells)
 
+    def test_six_nested_loops_pass_every_test(self, source):
+        """The slowest loops a student would write pass (the hidden inputs are small; their time is in the corpus)."""
+        answers = "\n".join(LOOPS.get(name, written_answer(cells_by_id(source)[name].source)) for name in FUNCTIONS)
+        assert EXERCISE.run_cells(source, answers, EXERCISE.grade_cells) == dict.fromkeys(EXERCISE.grade_cells)
 
-def test_no_line_of_a_hidden_test_is_in_the_student_version(source):
-    """The leak tests look for each line of the hidden tests in the pages: none may be part of what students see."""
-    hidden = secret_lines(source, regions=("HIDDEN TESTS",))
-    assert len(hidden) > 80
-    release = nbformat.read(ROOT / "exercises" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    shown = "\n".join(cell.source for cell in release.cells)
-    assert sorted(line for line in hidden if line in shown) == []
-    assert "reference_conv" not in shown
-    # nor of what an honest student writes, which the feedback shows: the solutions' code
-    answers = "\n".join(written_answer(cells_by_id(source)[name].source) for name in FUNCTIONS)
-    assert sorted(line for line in hidden if line in answers) == []
+    def test_the_functions_put_together_are_the_convolution_and_its_gradients(self, source):
+        """The solution's functions against each other, as the last cell of the notebook checks them: the backward pass
+        against central differences of the forward pass, im2col and one product against the loops."""
+        namespace = {}
+        for name in FUNCTIONS:
+            exec(compile(cells_by_id(source)[name].source, name, "exec"), {"np": np} | namespace, namespace)  # noqa: S102
+        rng = np.random.default_rng(1)
+        x, W, b = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)
+        out, cache = namespace["conv_forward_naive"](x, W, b, 2, 1)
+        dout = rng.standard_normal(out.shape)
+        grads = namespace["conv_backward_naive"](dout, cache)
+        for value, grad in zip((x, W, b), grads):
+            numerical = gradcheck.numerical_gradient_of_output(lambda: namespace["conv_forward_naive"](x, W, b, 2, 1)[0],
+                                                               value, dout)
+            assert gradcheck.relative_error(grad, numerical) < 1e-8
+        cols = namespace["im2col"](x, 3, 2, 2, 1)
+        np.testing.assert_allclose(namespace["conv_forward_im2col"](cols, W, b, *out.shape[:1], *out.shape[2:]), out,
+                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(cols, conv.im2col(x, 3, 2, 2, 1))
 
-
-def test_export_writes_the_scores_of_every_student(graded):
-    course, _ = graded
-    with open(course / "grades.csv", newline="") as file:
-        rows = {row["student_id"]: row for row in csv.DictReader(file)}
-    assert {student: float(row["score"]) for student, row in rows.items()} == TOTALS
-    assert {row["assignment"] for row in rows.values()} == {ASSIGNMENT}
-    assert {float(row["max_score"]) for row in rows.values()} == {18.0}  # 16 automatic, 2 by hand
+    def test_the_student_version_does_not_name_the_hidden_reference(self):
+        assert "reference_conv" not in "\n".join(cell.source for cell in EXERCISE.release().cells)
