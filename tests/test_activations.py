@@ -109,6 +109,37 @@ def test_softmax_is_shift_invariant(z, c):
     np.testing.assert_allclose(act.softmax(z + c), act.softmax(z), atol=1e-12)
 
 
+def mp_log_softmax(row):
+    """The log-softmax of ``row`` in 50-digit arithmetic, rounded to float64 at the end."""
+    import mpmath
+
+    with mpmath.workdps(50):
+        log_sum = mpmath.log(mpmath.fsum(mpmath.exp(mpmath.mpf(v)) for v in row))
+        return [float(mpmath.mpf(v) - log_sum) for v in row]
+
+
+def test_log_softmax_keeps_the_digits_of_a_confident_class():
+    """A log-probability near 0 (a class with almost all the mass) is as exact as the others: ``z − lse`` would round
+    it to 0 or to the spacing of the floats near the largest logit."""
+    Z = np.array([[40.0, 0.0, -5.0], [1003.0, 1000.0, 960.0], [3.0, -50.0, -60.0], [0.5, 0.5, -1.0]])
+    expected = np.array([mp_log_softmax(row) for row in Z])
+    np.testing.assert_allclose(act.log_softmax(Z, axis=1), expected, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(act.log_softmax(Z.T, axis=0), expected.T, rtol=1e-14, atol=0)
+    assert act.log_softmax(Z, axis=1)[0, 0] < 0  # about -4.2e-18, where z - lse gives 0
+    np.testing.assert_allclose(act.log_sum_exp(Z, axis=1), Z[:, 0] - expected[:, 0], rtol=1e-15)
+
+
+def test_sigmoid_derivative_keeps_its_digits_far_from_zero():
+    """``σ'(z)`` against 50-digit arithmetic from -700 to 700: ``σ (1 − σ)`` is 0 from ``z ≈ 37`` on."""
+    import mpmath
+
+    z = np.array([-700.0, -60.0, -37.0, -1.5, 0.0, 2.0, 37.0, 60.0, 700.0])
+    with mpmath.workdps(50):
+        expected = [float(mpmath.exp(-v) / (1 + mpmath.exp(-v)) ** 2) for v in z]
+    np.testing.assert_allclose(act.sigmoid_derivative(z), expected, rtol=1e-14, atol=0)
+    np.testing.assert_array_equal(act.sigmoid_derivative(z), act.sigmoid_derivative(-z))  # σ' is even
+
+
 def test_log_softmax_gradient_numerically():
     z = np.array([0.3, -1.2, 2.0, 0.5])
     weights = np.array([0.1, -0.7, 0.4, 1.3])  # a random upstream gradient

@@ -405,3 +405,16 @@ def test_torch_agrees_on_a_composed_expression_with_broadcasting():
     assert float(out.data) == pytest.approx(reference.item(), rel=1e-12)
     for name in arrays:
         assert_close(ours[name].grad, theirs[name].grad.numpy(), f"d{name}", tol=1e-10)
+
+
+def test_sigmoid_backward_keeps_its_digits_for_saturated_units():
+    """The sigmoid's local gradient far from 0 against 50-digit arithmetic: ``out (1 − out)`` is 0 for ``z ≥ 37``."""
+    import mpmath
+
+    z = np.array([-60.0, -37.0, 0.5, 37.0, 60.0])
+    x = Tensor(z)
+    x.sigmoid().backward(np.ones_like(z))
+    with mpmath.workdps(50):
+        expected = [float(mpmath.exp(-v) / (1 + mpmath.exp(-v)) ** 2) for v in z]
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-14, atol=0)
+

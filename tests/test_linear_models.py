@@ -492,6 +492,20 @@ def test_squared_error_of_a_sigmoid_is_not_convex_but_cross_entropy_is():
 
 
 @ch04
+def test_logistic_hessian_keeps_its_digits_where_the_examples_are_confidently_classified():
+    """Far from the boundary each example weighs ``σ'(z) ≈ e^{-|z|}`` in the Hessian, not the 0 of ``a (1 − a)``."""
+    import mpmath
+
+    X = np.array([[40.0], [50.0], [-45.0]])  # z = x: every example deep in the flat part of the sigmoid
+    with mpmath.workdps(50):
+        slopes = [mpmath.exp(-abs(x)) / (1 + mpmath.exp(-abs(x))) ** 2 for x in X[:, 0]]
+        expected = [[float(sum(s * x * x for s, x in zip(slopes, X[:, 0])) / 3),
+                     float(sum(s * x for s, x in zip(slopes, X[:, 0])) / 3)],
+                    [float(sum(s * x for s, x in zip(slopes, X[:, 0])) / 3), float(sum(slopes) / 3)]]
+    np.testing.assert_allclose(logistic_hessian(X, np.array([1.0]), 0.0), expected, rtol=1e-13, atol=0)
+
+
+@ch04
 @given(binary_problems())
 @settings(max_examples=30, deadline=None)
 def test_logistic_hessian_is_positive_semidefinite_and_below_adaline_over_four(problem):

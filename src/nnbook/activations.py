@@ -26,9 +26,14 @@ def sigmoid(z):
 
 
 def sigmoid_derivative(z):
-    """``σ'(z) = σ(z) (1 − σ(z))``; its largest value is ``1/4``, at ``z = 0``."""
-    s = sigmoid(z)
-    return s * (1.0 - s)
+    """``σ'(z) = σ(z) (1 − σ(z))``; its largest value is ``1/4``, at ``z = 0``.
+
+    Computed as ``σ(z) σ(−z) = e / (1 + e)²`` with ``e = e^{−|z|}``: for large
+    ``z``, ``σ(z)`` rounds to 1 and ``1 − σ(z)`` would lose every digit (0 from
+    ``z ≈ 37`` on), while the slope itself is ``≈ e^{−|z|}``.
+    """
+    e = np.exp(-np.abs(np.asarray(z, dtype=np.float64)))
+    return e / (1.0 + e) ** 2
 
 
 def tanh(z):
@@ -131,6 +136,20 @@ def identity_derivative(z):
     return np.ones_like(np.asarray(z, dtype=np.float64))
 
 
+def _shifted_log_sum(z, axis):
+    """``(z − c, log Σ_k e^{z_k − c})`` with ``c = max z`` along ``axis`` (kept as an axis of length 1).
+
+    With that ``c`` every exponent is ``≤ 0`` and the largest term is exactly 1,
+    so the sum is ``1 + r`` with ``r`` the other terms: its log is ``log1p(r)``,
+    which keeps its digits when ``r`` is below the rounding of ``1 + r``.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    shifted = z - np.max(z, axis=axis, keepdims=True)
+    terms = np.exp(shifted)
+    np.put_along_axis(terms, np.argmax(z, axis=axis, keepdims=True), 0.0, axis=axis)  # the 1, taken out
+    return shifted, np.log1p(np.sum(terms, axis=axis, keepdims=True))
+
+
 def log_sum_exp(z, axis=-1, keepdims=False):
     """``log Σ_k exp(z_k)`` along ``axis``, shifted by the maximum so no ``exp`` overflows.
 
@@ -138,15 +157,18 @@ def log_sum_exp(z, axis=-1, keepdims=False):
     exponent is ``≤ 0`` and the largest term is exactly 1.
     """
     z = np.asarray(z, dtype=np.float64)
-    c = np.max(z, axis=axis, keepdims=True)
-    out = c + np.log(np.sum(np.exp(z - c), axis=axis, keepdims=True))
+    out = np.max(z, axis=axis, keepdims=True) + _shifted_log_sum(z, axis)[1]
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
 def log_softmax(z, axis=-1):
-    """``log softmax(z) = z − log_sum_exp(z)``, stable for any input."""
-    z = np.asarray(z, dtype=np.float64)
-    return z - log_sum_exp(z, axis=axis, keepdims=True)
+    """``log softmax(z) = z − log_sum_exp(z) = (z − c) − log Σ_k e^{z_k − c}``, stable for any input.
+
+    Subtracting the shift ``c = max z`` first keeps the digits of a log-probability near 0 (a confident
+    class): ``z − log_sum_exp(z)`` would round it to the spacing of the floats near ``c``.
+    """
+    shifted, log_sum = _shifted_log_sum(z, axis)
+    return shifted - log_sum
 
 
 def softmax(z, axis=-1):

@@ -24,7 +24,7 @@ gradient is the upstream gradient *summed* over that axis (:func:`unbroadcast`).
 
 import numpy as np
 
-from .activations import sigmoid
+from .activations import sigmoid, sigmoid_derivative
 from .losses import softmax_cross_entropy
 
 
@@ -243,7 +243,7 @@ class Tensor:
 
     def sigmoid(self):
         def backward():
-            self.grad += out.grad * out.data * (1.0 - out.data)
+            self.grad += out.grad * sigmoid_derivative(self.data)
 
         out = self._child(sigmoid(self.data), (self,), "sigmoid", backward)
         return out

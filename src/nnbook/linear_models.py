@@ -23,7 +23,7 @@ Adaline chapter derives it).
 
 import numpy as np
 
-from .activations import sigmoid, softmax
+from .activations import sigmoid, sigmoid_derivative, softmax
 from .layers import linear_backward, linear_forward
 from .losses import binary_cross_entropy_with_logits, mse, softmax_cross_entropy
 from .optim import gradient_descent_step
@@ -100,8 +100,8 @@ def logistic_hessian(X, w, b):
     """
     X = check_finite(check_ndim(as_float_array(X, "X"), "X", 2), "X")
     X1 = np.hstack([X, np.ones((X.shape[0], 1))])
-    a = sigmoid(linear_scores(X, np.asarray(w, dtype=np.float64), b))
-    return X1.T @ (X1 * (a * (1.0 - a))[:, None]) / X.shape[0]
+    s = sigmoid_derivative(linear_scores(X, np.asarray(w, dtype=np.float64), b))
+    return X1.T @ (X1 * s[:, None]) / X.shape[0]
 
 
 def logistic_gradients(X, y, w, b):
