@@ -16,6 +16,7 @@ The adversarial corpus graded on the cluster is in ``test_autograde_corpus.py``.
 
 import csv
 import hashlib
+import json
 import logging
 import os
 import signal
@@ -134,3 +135,39 @@ def test_a_worker_with_another_package_refuses_to_grade():
     result, executed = autograde.execute_job(job)
     assert result["status"] == "failed" and result["grader_error"] and executed == {}
     assert "differs from the instructor's: install the course's package on every worker" in result["reason"]
+
+
+def test_the_client_keeps_a_bounded_number_of_jobs_in_flight_and_writes_each_outcome_as_it_arrives(
+        tmp_path, cluster, monkeypatch):
+    """Nine students on two workers: at most ``jobs_in_flight`` (here 4) jobs are prepared and not yet written at
+    any time, and the first outcome is written before the last job is prepared (a run stopped half-way keeps what
+    came back)."""
+    from nnbook.autograder import autograde
+
+    running, client = cluster
+    folder = tmp_path / "course"
+    folder.mkdir()
+    make_course(folder, assignments=())
+    nbgrader(folder, "generate_assignment", ASSIGNMENT)
+    hand_in(folder, ASSIGNMENT, NOTEBOOK, FUNCTIONS, {f"copy{i}": (lambda answers: answers) for i in range(7)})
+    students = autograde.submitted_students(folder, ASSIGNMENT)
+    assert len(students) == 9 and autograde.jobs_in_flight(client) == 4
+
+    monkeypatch.setenv("PATH", nbgrader_env()["PATH"])  # nbgrader's preprocessors open the gradebook (alembic)
+    events, prepare = [], autograde.prepare_submission
+    monkeypatch.setattr(autograde, "prepare_submission",
+                        lambda *args: events.append(("prepared", args[2])) or prepare(*args))
+    intakes = {student: autograde.take_in(folder, ASSIGNMENT, student) for student in students}
+    options = {"timeout": 120.0, "cell_timeout": None, "memory": 2**31, "cpu": 240, "isolate": True,
+               "hidden_seed": SEED, "disk": None, "processes": None}
+    autograde.run_on_cluster(folder, ASSIGNMENT, students, options, intakes, running.scheduler_address,
+                             lambda result: events.append(("written", result["student"])))
+
+    assert sorted(student for kind, student in events if kind == "written") == sorted(students)
+    in_flight = [sum(+1 if kind == "prepared" else -1 for kind, _ in events[:i + 1]) for i in range(len(events))]
+    assert max(in_flight) == 4, events
+    last_prepared = max(i for i, (kind, _) in enumerate(events) if kind == "prepared")
+    assert events.index(("written", next(s for kind, s in events if kind == "written"))) < last_prepared, events
+    for student in students:
+        result = json.loads((folder / ".nnbook-autograde" / ASSIGNMENT / "results" / f"{student}.json").read_text())
+        assert result["status"] == "graded", result

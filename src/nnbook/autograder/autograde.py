@@ -856,6 +856,12 @@ def saved_results(course, assignment, students):
     return results
 
 
+def jobs_in_flight(client):
+    """How many jobs :func:`run_on_cluster` keeps on the cluster: two per worker thread (so that no worker waits
+    while the client prepares the next job), and at least 4, asked again as workers join or leave."""
+    return max(4, 2 * sum(client.nthreads().values()))
+
+
 def run_on_cluster(course, assignment, students, options, intakes, scheduler, finish):
     """Step 1 for ``students`` on the Dask cluster at ``scheduler``; ``finish(result)`` as each one is done.
 
@@ -863,35 +869,49 @@ def run_on_cluster(course, assignment, students, options, intakes, scheduler, fi
     gradebook and ``solutions/`` stay on this machine), executed by a worker
     (:func:`execute_job`, which needs only the package and the sandbox), and its
     outcome written here (:func:`store_outcome`): this process stays the only
-    writer of the course. When a worker dies, the scheduler gives its job to
-    another (Dask's ``allowed-failures``, 3 by default); a job that still
-    fails is reported as not graded, with the reason, and nothing of it is
+    writer of the course. Only :func:`jobs_in_flight` jobs are on the cluster at
+    a time, the next one prepared as one comes back: the memory stays bounded
+    and each outcome is written as soon as it arrives, so an interrupted run
+    loses at most the jobs in flight. When a worker dies, the scheduler gives
+    its job to another (Dask's ``allowed-failures``, 3 by default); a job that
+    still fails is reported as not graded, with the reason, and nothing of it is
     written, so the next run grades it again.
     """
     from distributed import Client, as_completed
 
     with Client(scheduler, set_as_default=False, timeout=60) as client:
-        futures = {}
-        try:
-            for student in students:
+        waiting, running = iter(students), {}
+        completed = as_completed(loop=client.loop)
+
+        def submit_more(limit):
+            while len(running) < limit:
+                student = next(waiting, None)
+                if student is None:
+                    return
                 job = prepare_submission(course, assignment, student, options, intakes[student])
                 if not job["notebooks"]:  # refused or unreadable: nothing to run
                     finish(store_outcome(course, assignment, *execute_job(job)))
                     continue
-                key = f"nnbook-{assignment}-{student}-{secrets.token_hex(8)}"
-                futures[client.submit(execute_job, job, key=key, pure=False)] = student
-            for future in as_completed(futures, loop=client.loop):
-                student = futures[future]
+                future = client.submit(execute_job, job, key=f"nnbook-{assignment}-{student}-{secrets.token_hex(8)}",
+                                       pure=False)
+                running[future] = student
+                completed.add(future)
+
+        try:
+            submit_more(jobs_in_flight(client))
+            for future in completed:
+                student = running.pop(future)
                 try:
                     outcome = future.result()
                 except Exception as error:  # noqa: BLE001 (a lost worker: reported, and the batch goes on)
                     finish({"student": student, "status": "failed", "flags": list(intakes[student]["flags"]),
                             "cells": {}, "grader_error": True, "reason": f"not graded: its Dask job failed "
                             f"({type(error).__name__}: {str(error)[:300]}); run the command again to grade it"})
-                    continue
-                finish(store_outcome(course, assignment, *outcome))
+                else:
+                    finish(store_outcome(course, assignment, *outcome))
+                submit_more(jobs_in_flight(client))
         except KeyboardInterrupt:
-            client.cancel(list(futures), force=True)
+            client.cancel(list(running), force=True)
             raise
 
 
