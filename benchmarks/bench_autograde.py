@@ -26,6 +26,12 @@ Then, in the same run:
   same 2 cores: its overhead against the local pool is what a cluster pays per
   submission).
 
+After the Dask run, the work that stays on the client (the intake, the job's
+preparation, the outcome written, nbgrader's record of the grades, the
+feedback page) is timed on its own for a sample of its students: whatever the
+number of workers, the client cannot go faster than that. The report also gives
+the mean time a worker spent on a submission (``execute_job``'s own timing).
+
 Each is timed end to end; the report gives seconds per submission and
 submissions per minute, checks that the local and Dask paths give every student
 the same total, and counts the students whose total differs under plain
@@ -41,6 +47,7 @@ Run ``python benchmarks/bench_autograde.py`` (about fifteen minutes on 2 cores),
 import argparse
 import csv
 import datetime
+import json
 import os
 import platform
 import shutil
@@ -140,6 +147,36 @@ def timed(function):
     return time.perf_counter() - started
 
 
+def client_seconds(course, sample=16):
+    """Seconds per submission of the work that stays on the client when a cluster grades: for ``sample`` students
+    already graded in ``course``, the intake, the job's preparation, the outcome written, nbgrader's record of the
+    grades and the feedback page (done again, each timed on its own). It bounds what any number of workers can do."""
+    from nnbook.autograder import autograde
+
+    os.environ["PATH"] = environment()["PATH"]  # nbgrader's converter runs alembic
+    options = {"timeout": 300.0, "cell_timeout": None, "memory": 2**31, "cpu": 600, "isolate": True,
+               "hidden_seed": 1, "disk": None, "processes": None}
+    work = course / ".nnbook-autograde" / "ex01"
+    students = sorted(path.stem for path in (work / "results").glob("*.json"))[:sample]
+    students = [student for student in students if (work / "executed" / student).is_dir()]
+    steps = dict.fromkeys(("prepare", "record", "feedback"), 0.0)
+    for student in students:
+        started = time.perf_counter()
+        intake = autograde.take_in(course, "ex01", student)
+        autograde.prepare_submission(course, "ex01", student, options, intake)
+        executed = {path.stem: path.read_text() for path in (work / "executed" / student).glob("*.ipynb")}
+        autograde.store_outcome(course, "ex01", json.loads((work / "results" / f"{student}.json").read_text()),
+                                executed)
+        steps["prepare"] += time.perf_counter() - started
+        steps["record"] += timed(lambda: autograde.record(course, "ex01", student, intake))
+        steps["feedback"] += timed(lambda: autograde.write_feedback(course, "ex01", [student]))
+    per_submission = {step: seconds / len(students) for step, seconds in steps.items()}
+    ran = [json.loads(path.read_text()).get("seconds") for path in (work / "results").glob("*.json")]
+    ran = [seconds for seconds in ran if seconds]  # refused or unreadable submissions start no kernel
+    per_submission["worker"] = sum(ran) / len(ran)  # execute_job on a worker, as it timed itself
+    return per_submission
+
+
 def bench(n, workdir, plain=True, dask=True):
     """Grade ``n`` submissions by each path, on copies of one course; the times and the comparison of the totals."""
     result = {"n": n}
@@ -155,6 +192,7 @@ def bench(n, workdir, plain=True, dask=True):
             result["dask"] = timed(lambda: run(dask_course, sys.executable, "-m", "nnbook.autograder", "ex01",
                                                "--scheduler", cluster.scheduler_address))
         result["dask_same"] = totals_from_csv(dask_course / "grades_ex01.csv") == local_totals
+        result["client"] = client_seconds(dask_course)
     if plain:
         plain_course = make_course(workdir / f"plain-{n}", n)
         result["plain"] = timed(lambda: (nbgrader(plain_course, "autograde", "ex01"),
@@ -186,6 +224,13 @@ def report(results):
                     "plain": f"{r.get('plain_differs', 0)} differ (unsandboxed)"}[path]
             lines.append(f"| {r['n']} | {path} | {r[path]:.1f} s | {r[path] / r['n']:.2f} | "
                          f"{60 * r['n'] / r[path]:.1f} | {r[path] / r['local']:.2f} | {same} | {r['load']:.1f} |")
+    for r in results:
+        if "client" in r:
+            client = r["client"]
+            lines.append(f"\nN = {r['n']}, Dask: a worker's time per submission that starts a kernel (its own "
+                         f"timing, the mean) {client['worker']:.2f} s; the client's own work per submission (a sample "
+                         f"of the students, each step again): intake, job and outcome {client['prepare']:.3f} s, "
+                         f"nbgrader's record {client['record']:.3f} s, feedback page {client['feedback']:.3f} s.")
     return "\n".join(lines)
 
 

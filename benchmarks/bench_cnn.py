@@ -48,13 +48,20 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_mlp import OtherLoad, machine_info, numpy_blas, timed  # noqa: E402  (the machine, as bench_mlp reports it)
+from bench_mlp import (  # noqa: E402  (the machine, as bench_mlp reports it, and the same epochs)
+    OtherLoad,
+    fit_call,
+    hand_written_epoch,
+    machine_info,
+    numpy_blas,
+    timed,
+    torch_sgd_epoch,
+)
 
 from nnbook import conv  # noqa: E402
 from nnbook.data import load_mnist_subset  # noqa: E402
 from nnbook.losses import SoftmaxCrossEntropy  # noqa: E402
 from nnbook.optim import SGD, minibatch_indices  # noqa: E402
-from nnbook.train import fit  # noqa: E402
 
 LR = 0.01
 #: Seconds of rest before each timed run: the worker threads of the library that ran before (OpenBLAS's,
@@ -92,38 +99,19 @@ def torch_cnn(torch, start_from):
 def fit_loop_epoch(X, y, batch_size, seed=1):
     """A model and one epoch of the steps ``fit`` runs per mini-batch (shuffled with ``seed``)."""
     model = conv.deck_cnn(dtype=X.dtype)
-    model.input_grad = False
-    loss, optimizer, rng = SoftmaxCrossEntropy(check=False), SGD(LR), np.random.default_rng(seed)
-
-    def epoch():
-        for batch in minibatch_indices(len(X), batch_size, rng):
-            loss.forward(model.forward(X[batch]), y[batch])
-            model.backward(loss.backward())
-            optimizer.step(model)
-
-    return model, epoch
+    return model, hand_written_epoch(model, X, y, batch_size, fit_loop=True, seed=seed, lr=LR)
 
 
 def fit_epoch(X, y, batch_size, seed=1):
     """A model and one call of ``fit`` for one epoch (shuffled with ``seed``, as the other ways)."""
     model = conv.deck_cnn(dtype=X.dtype)
-    return model, lambda: fit(model, X, y, SGD(LR), epochs=1, batch_size=batch_size, seed=seed, progress=False)
+    return model, fit_call(model, X, y, batch_size, seed, lr=LR)
 
 
 def torch_epoch(torch, X, y, batch_size, start_from, seed=1):
     """The PyTorch network, starting from the weights of ``start_from``, and one epoch of it."""
     model = torch_cnn(torch, start_from)
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-    X_t, y_t, rng = torch.from_numpy(X), torch.from_numpy(y), np.random.default_rng(seed)
-
-    def epoch():
-        for batch in minibatch_indices(len(X), batch_size, rng):
-            index = torch.from_numpy(batch)
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(X_t[index]), y_t[index]).backward()
-            optimizer.step()
-
-    return model, epoch
+    return model, torch_sgd_epoch(torch, model, X, y, batch_size, seed, lr=LR)
 
 
 def max_relative_difference(nnbook_model, torch_model):

@@ -169,10 +169,10 @@ def timed(function):
     return time.perf_counter() - start
 
 
-def nnbook_epoch(X, y, batch_size, fit_loop=False, seed=1):
-    """A model and a function running one epoch of the hand-written loop on it (``fit_loop``: of ``fit``'s steps)."""
-    model = mlp(SIZES, dtype=X.dtype)
-    loss, optimizer, rng = SoftmaxCrossEntropy(check=not fit_loop), SGD(LR), np.random.default_rng(seed)
+def hand_written_epoch(model, X, y, batch_size, fit_loop=False, seed=1, lr=LR):
+    """One epoch of the loop a chapter writes by hand on ``model`` (``fit_loop``: only the steps ``fit`` runs per
+    mini-batch, without the first layer's ``dx`` and the loss's checks), shuffled with ``seed``."""
+    loss, optimizer, rng = SoftmaxCrossEntropy(check=not fit_loop), SGD(lr), np.random.default_rng(seed)
     if fit_loop:
         model.input_grad = False
 
@@ -182,13 +182,39 @@ def nnbook_epoch(X, y, batch_size, fit_loop=False, seed=1):
             model.backward(loss.backward())
             optimizer.step(model)
 
-    return model, epoch
+    return epoch
+
+
+def fit_call(model, X, y, batch_size, seed=1, lr=LR):
+    """One call of ``fit`` for one epoch on ``model`` (shuffled with ``seed``, as the other ways)."""
+    return lambda: fit(model, X, y, SGD(lr), epochs=1, batch_size=batch_size, seed=seed, progress=False)
+
+
+def torch_sgd_epoch(torch, model, X, y, batch_size, seed=1, lr=LR):
+    """One epoch of ``torch.optim.SGD`` on the PyTorch ``model``, on the mini-batches the nnbook ways see."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    X_t, y_t, rng = torch.from_numpy(X), torch.from_numpy(y), np.random.default_rng(seed)
+
+    def epoch():
+        for batch in minibatch_indices(len(X), batch_size, rng):
+            index = torch.from_numpy(batch)
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(X_t[index]), y_t[index]).backward()
+            optimizer.step()
+
+    return epoch
+
+
+def nnbook_epoch(X, y, batch_size, fit_loop=False, seed=1):
+    """A model and a function running one epoch of the hand-written loop on it (``fit_loop``: of ``fit``'s steps)."""
+    model = mlp(SIZES, dtype=X.dtype)
+    return model, hand_written_epoch(model, X, y, batch_size, fit_loop, seed)
 
 
 def fit_epoch(X, y, batch_size, seed=1):
     """A model and one call of ``fit`` for one epoch (shuffled with ``seed``, as the other ways)."""
     model = mlp(SIZES, dtype=X.dtype)
-    return model, lambda: fit(model, X, y, SGD(LR), epochs=1, batch_size=batch_size, seed=seed, progress=False)
+    return model, fit_call(model, X, y, batch_size, seed)
 
 
 def torch_epoch(torch, X, y, batch_size, start_from, seed=1):
@@ -200,17 +226,7 @@ def torch_epoch(torch, X, y, batch_size, start_from, seed=1):
         for linear, layer in zip((model[0], model[2]), (first, second)):
             linear.weight.copy_(torch.from_numpy(layer.params["W"]))  # both store W as (n_out, n_in)
             linear.bias.copy_(torch.from_numpy(layer.params["b"]))
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-    X_t, y_t, rng = torch.from_numpy(X), torch.from_numpy(y), np.random.default_rng(seed)
-
-    def epoch():
-        for batch in minibatch_indices(len(X), batch_size, rng):
-            index = torch.from_numpy(batch)
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(model(X_t[index]), y_t[index]).backward()
-            optimizer.step()
-
-    return model, epoch
+    return model, torch_sgd_epoch(torch, model, X, y, batch_size, seed)
 
 
 def max_param_difference(nnbook_params, torch_model):
