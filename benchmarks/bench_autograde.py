@@ -39,7 +39,7 @@ nbgrader (none is expected: the reference use is caught by the tests themselves)
 load average at the end of each size tells whether other processes shared the
 machine: above the number of cores, the times are not to be trusted.
 
-Run ``python benchmarks/bench_autograde.py`` (about fifteen minutes on 2 cores),
+Run ``python benchmarks/bench_autograde.py`` (about eight minutes on 2 cores; ``--n 20 500``, about 35),
 ``--n 4`` for a smoke run, ``--output report.md`` to save the table,
 ``--no-plain`` or ``--no-dask`` to leave a path out.
 """
