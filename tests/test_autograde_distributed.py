@@ -160,7 +160,7 @@ def test_the_client_keeps_a_bounded_number_of_jobs_in_flight_and_writes_each_out
     intakes = {student: autograde.take_in(folder, ASSIGNMENT, student) for student in students}
     options = {"timeout": 120.0, "cell_timeout": None, "memory": 2**31, "cpu": 240, "isolate": True,
                "hidden_seed": SEED, "disk": None, "processes": None}
-    autograde.run_on_cluster(folder, ASSIGNMENT, students, options, intakes, running.scheduler_address,
+    autograde.run_on_cluster(folder, ASSIGNMENT, students, options, intakes, client,
                              lambda result: events.append(("written", result["student"])))
 
     assert sorted(student for kind, student in events if kind == "written") == sorted(students)
@@ -171,3 +171,51 @@ def test_the_client_keeps_a_bounded_number_of_jobs_in_flight_and_writes_each_out
     for student in students:
         result = json.loads((folder / ".nnbook-autograde" / ASSIGNMENT / "results" / f"{student}.json").read_text())
         assert result["status"] == "graded", result
+
+
+@pytest.fixture
+def waiting_course(tmp_path, monkeypatch):
+    """A course with one submission, and ``nnbook-autograde`` waiting 3 s (not 60) for a scheduler and a worker."""
+    from nnbook.autograder import autograde
+
+    require_sandbox()
+    monkeypatch.setattr(autograde, "CLUSTER_WAIT_SECONDS", 3)
+    monkeypatch.setenv("PATH", nbgrader_env()["PATH"])
+    folder = tmp_path / "course"
+    folder.mkdir()
+    make_course(folder, assignments=())
+    nbgrader(folder, "generate_assignment", ASSIGNMENT)
+    hand_in(folder, ASSIGNMENT, NOTEBOOK, FUNCTIONS)
+    return folder
+
+
+def graded_without_a_cluster(folder, scheduler, capsys):
+    """Run ``nnbook-autograde --scheduler`` in this process; its exit code and what it printed on stderr."""
+    from nnbook.autograder import autograde
+
+    code = autograde.main([ASSIGNMENT, "--course", str(folder), "--scheduler", scheduler, "--hidden-seed", "1"])
+    assert not (folder / f"grades_{ASSIGNMENT}.csv").exists() and not (folder / "autograded").exists()
+    assert not (folder / ".nnbook-autograde" / ASSIGNMENT / "results").exists()
+    return code, capsys.readouterr().err
+
+
+def test_a_scheduler_that_does_not_answer_is_named_and_nothing_is_graded(waiting_course, capsys):
+    import socket
+
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    code, err = graded_without_a_cluster(waiting_course, address, capsys)
+    assert code == 2
+    assert f"nnbook-autograde: no Dask scheduler answers at {address}" in err, err
+    assert "start one with `dask scheduler`, or check the address. Nothing was graded." in err, err
+
+
+def test_a_scheduler_without_workers_is_named_and_nothing_is_graded(waiting_course, capsys):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=0, dashboard_address=":0", silence_logs=logging.ERROR) as empty:
+        code, err = graded_without_a_cluster(waiting_course, empty.scheduler_address, capsys)
+    assert code == 2
+    assert (f"nnbook-autograde: no Dask worker joined the scheduler at {empty.scheduler_address} within 3 s: start "
+            f"them on the grading machines with `dask worker {empty.scheduler_address} --nthreads 1`. Nothing was "
+            "graded.") in err, err

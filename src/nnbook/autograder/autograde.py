@@ -102,6 +102,7 @@ WORK_FOLDER = ".nnbook-autograde"
 MAX_NOTEBOOK_BYTES = 32 * 2**20  # a submitted notebook larger than this is refused
 MAX_TIMESTAMP_BYTES = 1024
 GLOB_CHARACTERS = "*?[]"
+CLUSTER_WAIT_SECONDS = 60  # how long --scheduler waits for the scheduler to answer, then for a first worker
 
 
 class ReuseExecution(NbGraderPreprocessor):
@@ -823,8 +824,12 @@ def main(argv=None):
     options = {"timeout": args.timeout, "cell_timeout": args.cell_timeout, "memory": args.memory * 2**20,
                "cpu": args.cpu or int(2 * args.timeout), "isolate": problem is None, "hidden_seed": seed,
                "disk": args.disk * 2**20 if args.disk is not None else None, "processes": args.processes}
-    results, started = grade(course, args.assignment, students, options, args.workers, args.force, not args.no_feedback,
-                             scheduler=args.scheduler)
+    try:
+        results, started = grade(course, args.assignment, students, options, args.workers, args.force,
+                                 not args.no_feedback, scheduler=args.scheduler)
+    except ClusterUnavailable as error:  # nothing was graded: the submissions wait for the next run
+        print(f"nnbook-autograde: {error}. Nothing was graded.", file=sys.stderr)
+        return 2
     csv_path = Path(args.csv) if args.csv else course / f"grades_{args.assignment}.csv"
     rows = write_csv(course, args.assignment, {**saved_results(course, args.assignment, everyone), **results}, csv_path)
     print_summary(args.assignment, rows, results, time.monotonic() - started, args.workers, problem is None, csv_path)
@@ -856,14 +861,38 @@ def saved_results(course, assignment, students):
     return results
 
 
+class ClusterUnavailable(Exception):
+    """``--scheduler`` names no Dask cluster that can grade: no scheduler answers, or no worker joins it."""
+
+
+def connect(scheduler):
+    """A Dask client of the scheduler at ``scheduler`` with at least one worker, or :class:`ClusterUnavailable`."""
+    from distributed import Client
+
+    try:
+        client = Client(scheduler, set_as_default=False, timeout=CLUSTER_WAIT_SECONDS)
+    except (OSError, TimeoutError, ValueError) as error:
+        raise ClusterUnavailable(f"no Dask scheduler answers at {scheduler} ({type(error).__name__}: "
+                                 f"{str(error)[:200]}): start one with `dask scheduler`, or check the address") from None
+    try:
+        client.wait_for_workers(1, timeout=CLUSTER_WAIT_SECONDS)
+    except TimeoutError:
+        client.close()
+        raise ClusterUnavailable(f"no Dask worker joined the scheduler at {scheduler} within {CLUSTER_WAIT_SECONDS} "
+                                 f"s: start them on the grading machines with `dask worker {scheduler} --nthreads 1`"
+                                 ) from None
+    return client
+
+
 def jobs_in_flight(client):
     """How many jobs :func:`run_on_cluster` keeps on the cluster: two per worker thread (so that no worker waits
     while the client prepares the next job), and at least 4, asked again as workers join or leave."""
     return max(4, 2 * sum(client.nthreads().values()))
 
 
-def run_on_cluster(course, assignment, students, options, intakes, scheduler, finish):
-    """Step 1 for ``students`` on the Dask cluster at ``scheduler``; ``finish(result)`` as each one is done.
+def run_on_cluster(course, assignment, students, options, intakes, client, finish):
+    """Step 1 for ``students`` on the Dask cluster of ``client`` (from :func:`connect`); ``finish(result)`` as each
+    one is done.
 
     Each job is prepared here (:func:`prepare_submission`: the course, the
     gradebook and ``solutions/`` stay on this machine), executed by a worker
@@ -877,42 +906,41 @@ def run_on_cluster(course, assignment, students, options, intakes, scheduler, fi
     still fails is reported as not graded, with the reason, and nothing of it is
     written, so the next run grades it again.
     """
-    from distributed import Client, as_completed
+    from distributed import as_completed
 
-    with Client(scheduler, set_as_default=False, timeout=60) as client:
-        waiting, running = iter(students), {}
-        completed = as_completed(loop=client.loop)
+    waiting, running = iter(students), {}
+    completed = as_completed(loop=client.loop)
 
-        def submit_more(limit):
-            while len(running) < limit:
-                student = next(waiting, None)
-                if student is None:
-                    return
-                job = prepare_submission(course, assignment, student, options, intakes[student])
-                if not job["notebooks"]:  # refused or unreadable: nothing to run
-                    finish(store_outcome(course, assignment, *execute_job(job)))
-                    continue
-                future = client.submit(execute_job, job, key=f"nnbook-{assignment}-{student}-{secrets.token_hex(8)}",
-                                       pure=False)
-                running[future] = student
-                completed.add(future)
+    def submit_more(limit):
+        while len(running) < limit:
+            student = next(waiting, None)
+            if student is None:
+                return
+            job = prepare_submission(course, assignment, student, options, intakes[student])
+            if not job["notebooks"]:  # refused or unreadable: nothing to run
+                finish(store_outcome(course, assignment, *execute_job(job)))
+                continue
+            future = client.submit(execute_job, job, key=f"nnbook-{assignment}-{student}-{secrets.token_hex(8)}",
+                                   pure=False)
+            running[future] = student
+            completed.add(future)
 
-        try:
+    try:
+        submit_more(jobs_in_flight(client))
+        for future in completed:
+            student = running.pop(future)
+            try:
+                outcome = future.result()
+            except Exception as error:  # noqa: BLE001 (a lost worker: reported, and the batch goes on)
+                finish({"student": student, "status": "failed", "flags": list(intakes[student]["flags"]),
+                        "cells": {}, "grader_error": True, "reason": f"not graded: its Dask job failed "
+                        f"({type(error).__name__}: {str(error)[:300]}); run the command again to grade it"})
+            else:
+                finish(store_outcome(course, assignment, *outcome))
             submit_more(jobs_in_flight(client))
-            for future in completed:
-                student = running.pop(future)
-                try:
-                    outcome = future.result()
-                except Exception as error:  # noqa: BLE001 (a lost worker: reported, and the batch goes on)
-                    finish({"student": student, "status": "failed", "flags": list(intakes[student]["flags"]),
-                            "cells": {}, "grader_error": True, "reason": f"not graded: its Dask job failed "
-                            f"({type(error).__name__}: {str(error)[:300]}); run the command again to grade it"})
-                else:
-                    finish(store_outcome(course, assignment, *outcome))
-                submit_more(jobs_in_flight(client))
-        except KeyboardInterrupt:
-            client.cancel(list(running), force=True)
-            raise
+    except KeyboardInterrupt:
+        client.cancel(list(running), force=True)
+        raise
 
 
 def grade(course, assignment, students, options, workers, force, feedback=True, scheduler=None):
@@ -927,9 +955,19 @@ def grade(course, assignment, students, options, workers, force, feedback=True, 
     read as a notebook, scores 0 with its reason; a failure of the grader on
     one submission is reported (``grader_error``) and the others go on.
     """
+    started = time.monotonic()
+    client = connect(scheduler) if scheduler else None  # before anything: no cluster, nothing done
+    try:
+        return _grade(course, assignment, students, options, workers, force, feedback, client), started
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _grade(course, assignment, students, options, workers, force, feedback, client):
+    """:func:`grade` with the Dask ``client`` (or ``None``): ``{student: summary}``."""
     from tqdm import tqdm
 
-    started = time.monotonic()
     paths = course_paths(course, assignment)
     results, to_run, intakes = {}, [], {}
     progress = tqdm(total=len(students), unit="submission", desc=f"autograding {assignment}", file=sys.stderr,
@@ -971,11 +1009,11 @@ def grade(course, assignment, students, options, workers, force, feedback=True, 
             to_run.append(student)
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max(1, workers), mp_context=context, initializer=_worker_init) as pool:
-        futures = [] if scheduler else [pool.submit(run_submission, course, assignment, student, options,
+        futures = [] if client else [pool.submit(run_submission, course, assignment, student, options,
                                                     intakes[student]) for student in to_run]
         try:
-            if scheduler:
-                run_on_cluster(course, assignment, to_run, options, intakes, scheduler, finish)
+            if client:
+                run_on_cluster(course, assignment, to_run, options, intakes, client, finish)
             for future in concurrent.futures.as_completed(futures):
                 finish(future.result())
             graded = [student for student in students if results[student]["status"] != "failed"]
@@ -991,7 +1029,7 @@ def grade(course, assignment, students, options, workers, force, feedback=True, 
                 process.terminate()
             raise
     progress.close()
-    return results, started
+    return results
 
 
 def printable(text):
